@@ -1,0 +1,49 @@
+# The course's commands. `make demo` and `make test` are the two that matter;
+# each creates the virtual environment (.venv) from pyproject.toml on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint release check-release solutions lab bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## demo: the instructor loop on three made-up students: release, collect, grade, feedback, export
+demo: $(STAMP)
+	$(BIN)/python -m autograder demo
+
+## test: lint (code and notebooks) and the whole test suite
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## release: regenerate notebooks/ (student versions) from solutions/ with nbgrader
+release: $(STAMP)
+	$(BIN)/python -m autograder release
+
+check-release: $(STAMP)
+	$(BIN)/python -m autograder release --check
+
+## solutions: execute the reference solutions end to end, keeping their outputs
+solutions: $(STAMP)
+	$(BIN)/python -m autograder execute
+
+## lab: JupyterLab on the student notebooks
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+## bench: the benchmark scripts (they print figures)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/grading.py
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

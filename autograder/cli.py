@@ -1,0 +1,101 @@
+"""Command line of the instructor tool: ``python -m autograder <command>``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+from autograder import collect, course, demo, execute, feedback, grade, release
+
+DEFAULT_COURSE = course.BUILD / "course"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader")
+    r.add_argument("assignments", nargs="*", help="default: all")
+    r.add_argument(
+        "--check",
+        action="store_true",
+        help="only report whether notebooks/ is up to date (exit 1 if not)",
+    )
+
+    c = sub.add_parser("collect", help="a zip or folder of downloaded notebooks -> submitted/")
+    c.add_argument("source", type=pathlib.Path)
+    c.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
+
+    g = sub.add_parser("grade", help="autograde everything collected; write grades.csv")
+    g.add_argument("assignments", nargs="*", help="default: all")
+    g.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
+    g.add_argument("--jobs", type=int, default=1, help="students graded at once")
+    g.add_argument("--student", action="append", help="only these students")
+
+    f = sub.add_parser("feedback", help="HTML feedback per student and notebook")
+    f.add_argument("assignments", nargs="*", help="default: all")
+    f.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
+
+    d = sub.add_parser("demo", help="the whole loop on three made-up students")
+    d.add_argument("--course", type=pathlib.Path, default=None)
+    d.add_argument("--jobs", type=int, default=1)
+
+    e = sub.add_parser("execute", help="run the solution notebooks, keeping outputs")
+    e.add_argument("assignments", nargs="*", help="default: all")
+
+    w = sub.add_parser("grade-student", help=argparse.SUPPRESS)
+    w.add_argument("--course", type=pathlib.Path, required=True)
+    w.add_argument("--student", required=True)
+    w.add_argument("--assignments", nargs="+", required=True)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "release":
+        if args.check:
+            problems = release.stale(args.assignments or None)
+            print("\n".join(problems) if problems else "notebooks/ is up to date")
+            return 1 if problems else 0
+        for path in release.release(args.assignments or None):
+            print(f"generated {path.relative_to(course.REPO)}")
+        return 0
+    if args.command == "collect":
+        entries = collect.collect(args.source, args.course.resolve())
+        counts = {
+            s: sum(e.status == s for e in entries) for s in ("collected", "superseded", "unmatched")
+        }
+        for e in entries:
+            if e.status != "collected":
+                print(f"{e.status}: {e.file} — {e.note}")
+        print(
+            ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f"; report: {args.course / 'collect_report.csv'}"
+        )
+        return 0
+    if args.command == "grade":
+        result = grade.grade(
+            args.course, jobs=args.jobs, assignment_ids=args.assignments or None, only=args.student
+        )
+        demo.print_table(result["rows"])
+        print(
+            f"\n{len(result['students'])} students graded in {result['seconds']} s; "
+            f"grades: {args.course / 'grades.csv'}; why points were lost: "
+            f"{args.course / 'cell_report.csv'}"
+        )
+        return 0
+    if args.command == "feedback":
+        pages = feedback.feedback(args.course, args.assignments or None)
+        print(f"{len(pages)} feedback pages under {args.course / 'feedback'}")
+        return 0
+    if args.command == "demo":
+        return demo.demo(args.course, jobs=args.jobs)
+    if args.command == "execute":
+        return 1 if execute.execute_solutions(args.assignments or None) else 0
+    if args.command == "grade-student":
+        outcome = grade.grade_student(args.course, args.student, args.assignments)
+        json.dump(outcome, sys.stdout)
+        return 0
+    return 2
