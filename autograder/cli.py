@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the whole loop on three made-up students")
     d.add_argument("--course", type=pathlib.Path, default=None)
     d.add_argument("--jobs", type=int, default=1)
+    d.add_argument("assignments", nargs="*", help="default: all")
 
     e = sub.add_parser("execute", help="run the solution notebooks, keeping outputs")
     e.add_argument("assignments", nargs="*", help="default: all")
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(pages)} feedback pages under {args.course / 'feedback'}")
         return 0
     if args.command == "demo":
-        return demo.demo(args.course, jobs=args.jobs)
+        return demo.demo(args.course, jobs=args.jobs, assignment_ids=args.assignments or None)
     if args.command == "execute":
         return 1 if execute.execute_solutions(args.assignments or None) else 0
     if args.command == "grade-student":

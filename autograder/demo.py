@@ -72,12 +72,13 @@ def print_table(rows: list[dict]) -> None:
     )
 
 
-def demo(course_root: pathlib.Path | None = None, jobs: int = 1) -> int:
+def demo(course_root: pathlib.Path | None = None, jobs: int = 1,
+         assignment_ids: list[str] | None = None) -> int:
     started = time.perf_counter()
     course_root = pathlib.Path(course_root or course.BUILD / "demo").resolve()
     shutil.rmtree(course_root, ignore_errors=True)
     course_root.mkdir(parents=True)
-    assignment_ids = course.assignments()
+    assignment_ids = assignment_ids or course.assignments()
     print(f"Demo course in {course_root} with assignments: {', '.join(assignment_ids)}")
 
     print("1/5 release: generating student versions with nbgrader")
@@ -90,7 +91,7 @@ def demo(course_root: pathlib.Path | None = None, jobs: int = 1) -> int:
 
     print("2/5 students: reference, untouched, partial hand in their notebooks (Canvas zip)")
     made = course_root / "made_submissions"
-    submissions.write_submissions(fresh, made)
+    submissions.write_submissions(fresh, made, assignment_ids)
     lms_zip = make_lms_zip(made, course_root / "canvas_download.zip")
 
     print(f"3/5 collect: {lms_zip.name}")

@@ -31,7 +31,7 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.egg
 # failure is an exception (an "error" output), which this does not touch.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = (
-    r"(?m)(^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"  # absl / glog lines
+    r"(?m)(^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]"  # absl / glog lines
     r"|^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] "  # TensorFlow's older log format
     r"|^WARNING: All log messages before absl::InitializeLog"
     r"|^(WARNING|INFO|ERROR):(tensorflow|absl|keras)"

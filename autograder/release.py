@@ -45,7 +45,7 @@ def generate(
                 raise ReleaseError(
                     f"nbgrader could not generate {assignment}:\n{result['error']}\n{result['log']}"
                 )
-    return sorted(release_dir.glob("*/*.ipynb"))
+    return sorted(p for a in assignment_ids for p in (release_dir / a).glob("*.ipynb"))
 
 
 def stale(assignment_ids: list[str] | None = None) -> list[str]:

@@ -55,10 +55,12 @@ def make_submission(kind: str, source_path: pathlib.Path, release_path: pathlib.
     return released
 
 
-def write_submissions(release_dir: pathlib.Path, out_dir: pathlib.Path) -> list[pathlib.Path]:
+def write_submissions(
+    release_dir: pathlib.Path, out_dir: pathlib.Path, assignment_ids: list[str]
+) -> list[pathlib.Path]:
     """Write ``out_dir/<kind>/<assignment>/<notebook>.ipynb`` for every released notebook."""
     written = []
-    for release_path in sorted(release_dir.glob("*/*.ipynb")):
+    for release_path in sorted(p for a in assignment_ids for p in (release_dir / a).glob("*.ipynb")):
         assignment = release_path.parent.name
         source_path = course.SOLUTIONS / assignment / release_path.name
         for kind in KINDS:

@@ -70,7 +70,7 @@ def expect_array(
         tol = f" (tolerance {atol:g})" if atol else ""
         raise AssertionError(
             _join(
-                f"{what}: expected {e[index]!r}{place}, got {f[index]!r}{tol}; "
+                f"{what}: expected {e[index].tolist()!r}{place}, got {f[index].tolist()!r}{tol}; "
                 f"{int(bad.sum())} of {bad.size} values differ.",
                 hint,
             )
@@ -119,14 +119,32 @@ def _join(message: str, hint: str) -> str:
 
 
 # --------------------------------------------------------------------------- Keras 3 layers
+#
+# Keras 3 removed ``layer.output_shape``; everything below reads ``layer.output.shape``.
+# A layer is described as a plain dict (class, output shape, parameters and the settings
+# that matter for a U-Net), so expected architectures can be written down as lists of
+# dicts that carry only the keys a test cares about (see ``spec``).
 
 CONV_KEYS = ("filters", "kernel_size", "strides", "padding", "activation", "initializer")
+MAIN_KEYS = ("class", "output_shape", "params")
 
 
 def describe_layer(layer) -> dict:
-    """A Keras 3 layer as a plain dict: class, output shape, parameters and its key settings."""
-    out = layer.output
-    shape = tuple(out.shape) if not isinstance(out, (list, tuple)) else tuple(out[0].shape)
+    """A Keras 3 layer as a plain dict: class, output shape, parameters and its key settings.
+
+    Convolutions (``Conv2D``, ``Conv2DTranspose``) add filters, kernel_size, strides,
+    padding, activation and initializer (the kernel initializer's class name, e.g.
+    ``"HeNormal"``); pooling adds pool_size, strides and padding; ``Dropout`` its rate;
+    ``Cropping2D`` its cropping; ``Concatenate`` its axis (counted from the front, so -1
+    and 3 agree for 4-D tensors); ``Activation`` its activation.
+    """
+    try:
+        out = layer.output
+    except (AttributeError, ValueError, RuntimeError):  # never called, or called twice
+        out = None
+    if isinstance(out, (list, tuple)):
+        out = out[0] if out else None
+    shape = tuple(out.shape) if out is not None else None
     info: dict[str, Any] = {
         "class": type(layer).__name__,
         "output_shape": shape,
@@ -152,6 +170,11 @@ def describe_layer(layer) -> dict:
         info["rate"] = config["rate"]
     elif "cropping" in config:
         info["cropping"] = tuple(tuple(c) for c in config["cropping"])
+    elif type(layer).__name__ == "Concatenate":
+        axis = config.get("axis", -1)
+        if axis is not None and axis < 0 and shape is not None:
+            axis += len(shape)  # -1 and 3 are the same axis of a 4-D tensor
+        info["axis"] = axis
     elif type(layer).__name__ == "Activation":
         info["activation"] = _name(config.get("activation"))
     return info
@@ -165,54 +188,147 @@ def _name(value) -> str | None:
     return getattr(value, "__name__", type(value).__name__)
 
 
-def layer_summary(model) -> list[dict]:
-    """``describe_layer`` for every layer of a functional model, in order."""
-    return [describe_layer(layer) for layer in model.layers]
+def spec(cls: str, output_shape=None, params: int | None = None, **settings) -> dict:
+    """An expected layer for ``compare_layers``: only the keys given are compared.
+
+    ``spec("Conv2D", (None, 48, 64, 64), 36_928, padding="same", activation="relu")``
+    """
+    info: dict[str, Any] = {"class": cls}
+    if output_shape is not None:
+        info["output_shape"] = _tuples(output_shape)
+    if params is not None:
+        info["params"] = int(params)
+    for key, value in settings.items():
+        info[key] = _tuples(value)
+    return info
+
+
+def _tuples(value):
+    """Lists (also nested ones) as tuples, the way ``describe_layer`` reports settings."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def layer_summary(model, skip_inputs: bool = False) -> list[dict]:
+    """``describe_layer`` for every layer of a functional model, in order.
+
+    Keras orders a functional model's layers by their distance from the output (then
+    by the order in which the graph is traversed), not by when they were created, so
+    the order depends only on how the layers are connected. ``skip_inputs`` leaves the
+    ``InputLayer``s out: in a model with several inputs they sit between other layers.
+    """
+    return [info for _, info in _labelled(model, skip_inputs)]
+
+
+def _labelled(model, skip_inputs: bool) -> list[tuple[str, dict]]:
+    """(label, description) pairs; the label names the layer for messages."""
+    if hasattr(model, "layers"):
+        pairs = [(layer.name, describe_layer(layer)) for layer in model.layers]
+    else:  # a list of layer descriptions (dicts) or of Keras layers, e.g. model.layers[-2:]
+        pairs = [
+            ("", dict(item)) if isinstance(item, dict) else (item.name, describe_layer(item))
+            for item in model
+        ]
+    if skip_inputs:
+        pairs = [p for p in pairs if p[1].get("class") != "InputLayer"]
+    return [
+        (f"layer {i} ({name})" if name else f"layer {i}", info)
+        for i, (name, info) in enumerate(pairs)
+    ]
 
 
 def short(info: dict) -> str:
-    return f"{info['class']} {info['output_shape']} with {info['params']:,} params"
-
-
-def compare_layers(found, expected, what: str = "model") -> None:
-    """Compare a model layer by layer with an expected summary (a model or a list of dicts).
-
-    Expected entries may carry only some keys (``class``, ``output_shape``, ``params``,
-    ``padding`` …): only those are compared. The message names the first layer that
-    differs, with the expected and the found values, and a different number of layers
-    is always an error (extra layers are not silently ignored).
-    """
-    got = layer_summary(found) if hasattr(found, "layers") else list(found)
-    want = layer_summary(expected) if hasattr(expected, "layers") else list(expected)
-    for i, (g, w) in enumerate(zip(got, want)):
-        name = f"layer {i} ({found.layers[i].name})" if hasattr(found, "layers") else f"layer {i}"
-        main = [k for k in ("class", "output_shape", "params") if k in w]
-        if any(g.get(k) != w[k] for k in main):
-            raise AssertionError(f"{what}, {name}: expected {_partial(w)}, got {short(g)}.")
-        for key in w:
-            if key not in main and g.get(key) != w[key]:
-                raise AssertionError(
-                    f"{what}, {name} ({g['class']}): expected {key}={w[key]!r}, "
-                    f"got {key}={g.get(key)!r}."
-                )
-    if len(got) != len(want):
-        if len(got) > len(want):
-            detail = f"first extra layer: layer {len(want)}, {short(got[len(want)])}"
-        else:
-            detail = f"first missing layer: layer {len(got)}, {_partial(want[len(got)])}"
-        raise AssertionError(f"{what}: expected {len(want)} layers, got {len(got)} ({detail}).")
+    """``Conv2D (None, 48, 64, 64) with 36,928 params``."""
+    return _partial(info)
 
 
 def _partial(info: dict) -> str:
     parts = [info.get("class", "a layer")]
-    if "output_shape" in info:
+    if info.get("output_shape") is not None:
         parts.append(str(tuple(info["output_shape"])))
-    if "params" in info:
+    if info.get("params") is not None:
         parts.append(f"with {info['params']:,} params")
     return " ".join(parts)
 
 
-def expect_params(model, expected: int, what: str = "model") -> None:
+def _differs(got: dict, want: dict) -> bool:
+    return any(got.get(key) != value for key, value in want.items())
+
+
+def compare_layers(
+    found, expected, what: str = "model", *, skip_inputs: bool = False, hint: str = ""
+) -> None:
+    """Compare a model layer by layer with an expected summary (a model or a list of dicts).
+
+    ``found`` may also be a list of layers (``model.layers[-2:]``), ``expected`` a list of
+    layers or of dicts.
+
+    Expected entries may carry only some keys (``class``, ``output_shape``, ``params``,
+    ``padding`` …, see ``spec``): only those are compared. A different number of layers
+    is always an error (extra layers are never silently ignored), reported with the
+    first extra or missing layer; otherwise the message names the first layer that
+    differs, with the expected and the found values, e.g.
+    ``model, layer 4 (conv2d_3): expected Conv2D (None, 48, 64, 64) with 36,928 params,
+    got Conv2D (None, 48, 64, 32) with 18,464 params.``
+    """
+    if found is None:
+        raise AssertionError(f"{what}: got None instead of a model.")
+    got = _labelled(found, skip_inputs)
+    want = [info for _, info in _labelled(expected, skip_inputs)]
+    first = next((i for i, ((_, g), w) in enumerate(zip(got, want)) if _differs(g, w)), None)
+    if len(got) != len(want):
+        at = first if first is not None else min(len(got), len(want))
+        if len(got) > len(want):
+            label, info = got[at]
+            detail = f"first extra layer: {label}, {short(info)}"
+        else:
+            detail = f"first missing layer: layer {at}, {_partial(want[at])}"
+            if at < len(got):
+                detail += f" (found {got[at][0]}, {short(got[at][1])} in its place)"
+        count = f"{len(want)} layer{'s' if len(want) != 1 else ''}"
+        kind = " (not counting inputs)" if skip_inputs else ""
+        raise AssertionError(
+            _join(f"{what}: expected {count}{kind}, got {len(got)}; {detail}.", hint)
+        )
+    if first is None:
+        return
+    (label, g), w = got[first], want[first]
+    main = [k for k in MAIN_KEYS if k in w]
+    if any(g.get(k) != w[k] for k in main):
+        raise AssertionError(
+            _join(f"{what}, {label}: expected {_partial(w)}, got {short(g)}.", hint)
+        )
+    key = next(k for k in w if g.get(k) != w[k])
+    raise AssertionError(
+        _join(
+            f"{what}, {label} ({g['class']}): expected {key}={w[key]!r}, got {key}={g.get(key)!r}.",
+            hint,
+        )
+    )
+
+
+def expect_params(model, expected: int, what: str = "model", hint: str = "") -> None:
+    """The model (or layer) has exactly ``expected`` parameters."""
+    if model is None:
+        raise AssertionError(f"{what}: got None instead of a model.")
     found = int(model.count_params())
     if found != expected:
-        raise AssertionError(f"{what}: expected {expected:,} parameters, got {found:,}.")
+        raise AssertionError(
+            _join(f"{what}: expected {expected:,} parameters, got {found:,}.", hint)
+        )
+
+
+def expect_keras_tensor(found: Any, shape: Sequence[int | None], what: str, hint: str = "") -> None:
+    """``found`` is one (symbolic) tensor of the given shape, e.g. ``(None, 48, 64, 64)``."""
+    if found is None:
+        raise AssertionError(f"{what}: got None. Did the function forget to `return` its result?")
+    if isinstance(found, (tuple, list)):
+        raise AssertionError(
+            _join(
+                f"{what}: expected one tensor, got a {type(found).__name__} of {len(found)}.", hint
+            )
+        )
+    if not hasattr(found, "shape"):
+        raise AssertionError(f"{what}: expected a tensor, got {type(found).__name__}.")
+    got = tuple(None if d is None else int(d) for d in found.shape)
+    if got != tuple(shape):
+        raise AssertionError(_join(f"{what}: expected shape {tuple(shape)}, got {got}.", hint))

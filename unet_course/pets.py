@@ -86,7 +86,7 @@ class SourceInfo:
                 f" (source '{self.source}', {self.location})"
             )
         elif self.source == "tfds":
-            what = f"the real Oxford-IIIT Pet dataset via tfds {TFDS_NAME} (data_dir {self.location})"
+            what = f"the real Oxford-IIIT Pet dataset via tfds (data_dir {self.location})"
         else:
             what = f"the Oxford-IIIT Pet dataset from the folder {self.location}"
         return f"Data: {what}, split '{self.split}'{count}{why}"
@@ -220,11 +220,11 @@ def prepare_standin_tfds(
             f"{marker_file} is missing, so {raw} is not a stand-in made by unet_course.standin. "
             "Pass raw= a folder made by make_oxford_standin (or leave it out)."
         )
-    marker = marker_file.read_text()
+    marker = marker_file.read_text(encoding="utf-8")
     data_dir = Path(data_dir) if data_dir is not None else standin.standin_root() / "tfds"
     target = data_dir / TFDS_NAME / TFDS_VERSION
     stamp = _tfds_stamp(data_dir)
-    if stamp.is_file() and stamp.read_text() == marker:
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == marker:
         return data_dir
     if target.exists() and not stamp.is_file():
         raise DataError(
@@ -235,12 +235,12 @@ def prepare_standin_tfds(
     work = data_dir / f".standin-build-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         built = _build_with_tfds(work / "tfds", _stage_download(raw, work / "download"))
-        (built / standin.MARKER_NAME).write_text(marker)
+        (built / standin.MARKER_NAME).write_text(marker, encoding="utf-8")
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(built, target)
         except OSError:  # an outdated stand-in copy, or another process was faster
-            if not (stamp.is_file() and stamp.read_text() == marker):
+            if not (stamp.is_file() and stamp.read_text(encoding="utf-8") == marker):
                 old = work / "old"
                 os.replace(target, old)
                 os.replace(built, target)
@@ -262,7 +262,7 @@ class _Row:
 
 def _parse_list(list_file: Path) -> list[_Row]:
     rows = []
-    for number, line in enumerate(list_file.read_text().splitlines(), start=1):
+    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
@@ -336,6 +336,19 @@ def _paths(root: Path, row: _Row) -> tuple[Path, Path]:
     return root / "images" / f"{row.name}.jpg", root / "annotations" / "trimaps" / f"{row.name}.png"
 
 
+def _grey_values(im: Image.Image) -> np.ndarray | None:
+    """The 8-bit values ``tf.io.decode_png(channels=1)`` gives, or None if ambiguous."""
+    if im.mode == "L":
+        return np.asarray(im)
+    if im.mode not in ("P", "LA", "RGB", "RGBA"):
+        return None  # 16-bit, 1-bit, float ...: TF would rescale the values
+    rgb = np.asarray(im.convert("RGB"))
+    red = rgb[..., 0]
+    if np.array_equal(red, rgb[..., 1]) and np.array_equal(red, rgb[..., 2]):
+        return red  # grey pixels decode to the same value
+    return None
+
+
 def _check_row(root: Path, row: _Row) -> str | None:
     """Return a problem description for one example, or None when it is fine."""
     image_path, trimap_path = _paths(root, row)
@@ -362,7 +375,7 @@ def _check_row(root: Path, row: _Row) -> str | None:
     try:
         with Image.open(trimap_path) as im:
             mode, tsize = im.mode, im.size
-            trimap = np.asarray(im) if mode == "L" else None
+            trimap = _grey_values(im)
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
         return (
             f"{trimap_path}: the trimap file is corrupt or not a PNG ({exc}). Unpack "
@@ -370,8 +383,9 @@ def _check_row(root: Path, row: _Row) -> str | None:
         )
     if trimap is None:
         return (
-            f"{trimap_path}: a trimap must be an 8-bit single-channel (greyscale) PNG, this one "
-            f"has PIL mode {mode!r}. Unpack annotations.tar.gz again instead of re-saving trimaps."
+            f"{trimap_path}: a trimap must be an 8-bit greyscale PNG (one channel, or equal "
+            f"red, green and blue), this one has PIL mode {mode!r} with other values. Unpack "
+            "annotations.tar.gz again instead of re-saving trimaps."
         )
     if tsize != size:
         return (
@@ -413,11 +427,11 @@ def _folder_dataset(root: Path, split: str, check: bool) -> tuple[tf.data.Datase
     rows = _select_rows(root, split)
     if check:
         _check_rows(root, rows)
-    image_paths, trimap_paths = zip(*(_paths(root, r) for r in rows), strict=True) if rows else ((), ())
+    paths = [_paths(root, r) for r in rows]
     ds = tf.data.Dataset.from_tensor_slices(
         (
-            tf.constant([os.fspath(p) for p in image_paths], tf.string),
-            tf.constant([os.fspath(p) for p in trimap_paths], tf.string),
+            tf.constant([os.fspath(image) for image, _ in paths], tf.string),
+            tf.constant([os.fspath(trimap) for _, trimap in paths], tf.string),
             tf.constant([r.class_id - 1 for r in rows], tf.int64),
             tf.constant([r.species - 1 for r in rows], tf.int64),
             tf.constant([f"{r.name}.jpg" for r in rows], tf.string),
@@ -442,7 +456,10 @@ def load_pets_folder(
     sizes agree); any problem raises :class:`~unet_course.errors.DataError`
     naming the file.
     """
-    ds, _ = _folder_dataset(Path(root), split, check)
+    root = Path(root)
+    ds, n = _folder_dataset(root, split, check)
+    global _LAST
+    _LAST = SourceInfo("folder", os.fspath(root), split, n, (root / standin.MARKER_NAME).is_file())
     return ds
 
 

@@ -36,10 +36,12 @@ __all__ = [
     "GENERATOR_VERSION",
     "OXFORD_LABEL_CLASSES",
     "STANDIN_BREEDS",
+    "breed_id_of",
     "ensure_carla_standin",
     "ensure_oxford_standin",
     "make_carla_standin",
     "make_oxford_standin",
+    "species_of",
     "standin_root",
 ]
 
@@ -138,7 +140,7 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell_h: float, cell_
     return np.asarray(big, dtype=np.float32)
 
 
-def _shift_or(mask: np.ndarray, r: int) -> np.ndarray:
+def _dilate(mask: np.ndarray, r: int) -> np.ndarray:
     """Binary dilation of ``mask`` by a disc of radius ``r`` (outside counts as False)."""
     h, w = mask.shape
     padded = np.zeros((h + 2 * r, w + 2 * r), dtype=bool)
@@ -223,7 +225,7 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 
 def _pet_shapes(rng: np.random.Generator, h: int, w: int, species: int):
-    """Return (pet mask, head mask, masks of the 'points' regions) for one random pet."""
+    """Return (pet mask, head mask, 'points' mask, body frame (u, v, a, b)) for one pet."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     side = math.sqrt(h * w)
     close_up = rng.random() < (0.6 if h > 1.1 * w else 0.2)
@@ -312,7 +314,7 @@ def _oxford_example(rng: np.random.Generator, breed: str):
         h, w = int(rng.integers(150, 321)), int(rng.integers(150, 321))
         pet, head, points, frame = _pet_shapes(rng, h, w, species)
         radius = int(np.clip(round(math.sqrt(h * w) / 75), 2, 4))
-        band = _shift_or(pet, radius) & _shift_or(~pet, radius)
+        band = _dilate(pet, radius) & _dilate(~pet, radius)
         # Pixels cut by the image edge stay pet, not band: outside counts as neither.
         inner = pet & ~band
         frac = pet.mean()
@@ -324,10 +326,13 @@ def _oxford_example(rng: np.random.Generator, breed: str):
 
     bg = _background(rng, h, w)
     fur = _fur(rng, breed, h, w, points, frame)
-    alpha = np.asarray(
-        Image.fromarray(pet.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(1.2)),
-        np.float32,
-    )[..., None] / 255.0
+    alpha = (
+        np.asarray(
+            Image.fromarray(pet.astype(np.uint8) * 255).filter(ImageFilter.GaussianBlur(1.2)),
+            np.float32,
+        )[..., None]
+        / 255.0
+    )
     shadow_src = np.roll(pet, (radius * 3, radius * 2), (0, 1)).astype(np.uint8) * 255
     shadow = np.asarray(Image.fromarray(shadow_src).filter(ImageFilter.GaussianBlur(6)))
     bg *= 1.0 - 0.35 * (shadow.astype(np.float32) / 255.0)[..., None]
@@ -416,7 +421,9 @@ def make_oxford_standin(
         Image.fromarray(trimap).save(trimaps / f"{name}.png")
         if not is_test[i]:
             h, w = trimap.shape
-            (xmls / f"{name}.xml").write_text(_head_xml(name, w, h, species_of(breed), bbox))
+            (xmls / f"{name}.xml").write_text(
+                _head_xml(name, w, h, species_of(breed), bbox), encoding="utf-8"
+            )
         rows.append((OXFORD_LABEL_CLASSES.index(breed) + 1, k, name, bool(is_test[i])))
 
     rows.sort()
@@ -428,10 +435,10 @@ def make_oxford_standin(
         split_lines[test].append(line)
         all_lines.append(line)
     ann = root / "annotations"
-    (ann / "trainval.txt").write_text("".join(split_lines[False]))
-    (ann / "test.txt").write_text("".join(split_lines[True]))
-    (ann / "list.txt").write_text(_OXFORD_LIST_HEADER + "".join(all_lines))
-    (root / MARKER_NAME).write_text(_oxford_marker(n_trainval, n_test, seed))
+    (ann / "trainval.txt").write_text("".join(split_lines[False]), encoding="utf-8")
+    (ann / "test.txt").write_text("".join(split_lines[True]), encoding="utf-8")
+    (ann / "list.txt").write_text(_OXFORD_LIST_HEADER + "".join(all_lines), encoding="utf-8")
+    (root / MARKER_NAME).write_text(_oxford_marker(n_trainval, n_test, seed), encoding="utf-8")
     return root
 
 
@@ -553,7 +560,7 @@ def make_carla_standin(
         mask[..., 0] = labels
         Image.fromarray(rgb).save(rgb_dir / f"{i:06d}.png", compress_level=1)
         Image.fromarray(mask).save(mask_dir / f"{i:06d}.png", compress_level=1)
-    (root / MARKER_NAME).write_text(_carla_marker(n, seed, size))
+    (root / MARKER_NAME).write_text(_carla_marker(n, seed, size), encoding="utf-8")
     return root
 
 
@@ -563,7 +570,7 @@ def make_carla_standin(
 def _ensure(root: Path, marker: str, make: Callable[[Path], Path]) -> Path:
     """Generate into a temporary sibling folder, then move it into place atomically."""
     marker_file = root / MARKER_NAME
-    if marker_file.is_file() and marker_file.read_text() == marker:
+    if marker_file.is_file() and marker_file.read_text(encoding="utf-8") == marker:
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -573,7 +580,7 @@ def _ensure(root: Path, marker: str, make: Callable[[Path], Path]) -> Path:
         try:
             os.replace(tmp, root)  # succeeds when root is absent (or an empty folder)
         except OSError:
-            if marker_file.is_file() and marker_file.read_text() == marker:
+            if marker_file.is_file() and marker_file.read_text(encoding="utf-8") == marker:
                 return root  # another process finished first
             old = root.parent / f".{root.name}.old-{tag}"
             os.replace(root, old)  # an outdated version: swap it out
@@ -584,22 +591,41 @@ def _ensure(root: Path, marker: str, make: Callable[[Path], Path]) -> Path:
     return root
 
 
-def ensure_oxford_standin(root: str | os.PathLike | None = None) -> Path:
+def ensure_oxford_standin(
+    root: str | os.PathLike | None = None,
+    *,
+    n_trainval: int = 200,
+    n_test: int = 100,
+    seed: int = 0,
+) -> Path:
     """Return the raw-layout Oxford-IIIT Pet stand-in, generating it on first use.
 
-    Defaults to ``standin_root() / "oxford_pets"``. Regenerates when the
-    generator version recorded in ``STANDIN.txt`` differs; safe to call from
-    several processes at once.
+    Defaults to ``standin_root() / "oxford_pets"``. Regenerates when the marker
+    ``STANDIN.txt`` records another generator version or other parameters; safe
+    to call from several processes at once.
     """
     root = Path(root) if root is not None else standin_root() / "oxford_pets"
-    return _ensure(root, _oxford_marker(200, 100, 0), make_oxford_standin)
+    return _ensure(
+        root,
+        _oxford_marker(n_trainval, n_test, seed),
+        lambda path: make_oxford_standin(path, n_trainval, n_test, seed),
+    )
 
 
-def ensure_carla_standin(root: str | os.PathLike | None = None) -> Path:
+def ensure_carla_standin(
+    root: str | os.PathLike | None = None,
+    *,
+    n: int = 60,
+    seed: int = 0,
+    size: tuple[int, int] = (192, 256),
+) -> Path:
     """Return the CARLA-layout stand-in, generating it on first use.
 
     Defaults to ``standin_root() / "carla"``; otherwise as
     :func:`ensure_oxford_standin`.
     """
     root = Path(root) if root is not None else standin_root() / "carla"
-    return _ensure(root, _carla_marker(60, 0, (192, 256)), make_carla_standin)
+    size = (int(size[0]), int(size[1]))
+    return _ensure(
+        root, _carla_marker(n, seed, size), lambda path: make_carla_standin(path, n, seed, size)
+    )

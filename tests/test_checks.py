@@ -1,0 +1,49 @@
+"""The expect_* checks used by the notebooks' tests: they fail with helpful messages."""
+
+import numpy as np
+import pytest
+
+from unet_course import checks
+
+
+def test_expect_array_names_the_first_difference():
+    with pytest.raises(AssertionError) as err:
+        checks.expect_array(np.array([[1, 2], [3, 5]]), [[1, 2], [3, 4]], "thing")
+    message = str(err.value)
+    assert "thing" in message and "(1, 1)" in message and "expected 4" in message
+    assert "got 5" in message and "1 of 4 values differ" in message
+
+
+def test_expect_array_reports_shape_and_none():
+    with pytest.raises(AssertionError, match=r"expected shape \(2,\), got \(3,\)"):
+        checks.expect_array([1, 2, 3], [1, 2], "x")
+    with pytest.raises(AssertionError, match="forget to `return`"):
+        checks.expect_array(None, [1], "x")
+
+
+def test_expect_array_passes_within_tolerance_and_accepts_tensors():
+    tf = pytest.importorskip("tensorflow")
+    checks.expect_close(tf.constant([0.1, 0.2]), [0.1 + 1e-8, 0.2], "close")
+    with pytest.raises(AssertionError, match="tolerance"):
+        checks.expect_close([0.1], [0.2], "far", atol=1e-3)
+
+
+def test_hints_are_appended():
+    with pytest.raises(AssertionError, match="Hint: use nearest"):
+        checks.expect_values_in([0, 1, 7], {0, 1, 2}, "mask", hint="use nearest")
+
+
+def test_expect_raises():
+    checks.expect_raises(lambda: int("x"), ValueError, "parse")
+    with pytest.raises(AssertionError, match="expected an error"):
+        checks.expect_raises(lambda: 1, ValueError, "no error")
+    with pytest.raises(AssertionError, match="expected ValueError, got KeyError"):
+        checks.expect_raises(lambda: {}["k"], ValueError, "wrong error")
+
+
+def test_expect_dtype_and_equal():
+    checks.expect_dtype(np.zeros(2, np.uint8), "u", "ids")
+    with pytest.raises(AssertionError, match="unsigned integer array, got dtype float32"):
+        checks.expect_dtype(np.zeros(2, np.float32), "u", "ids")
+    with pytest.raises(AssertionError, match=r"n: expected 3, got 4\."):
+        checks.expect_equal(4, 3, "n")
