@@ -6,9 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint release check-release solutions lab bench clean
+.PHONY: demo test lint release check-release solutions lab bench sandbox-tools clean
 
 $(STAMP): pyproject.toml
+	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory sandbox-tools
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -44,6 +45,18 @@ lab: $(STAMP)
 ## bench: the benchmark scripts (they print figures)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading.py
+
+# bubblewrap runs student code in a sandbox while grading (no network, no access to
+# solutions/ or other students' files). Installed from the system's packages.
+sandbox-tools:
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
+	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+		sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap >/dev/null; \
+	else \
+		echo "Please install bubblewrap (the 'bwrap' command) with your system's package manager."; \
+		exit 1; \
+	fi
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
