@@ -54,8 +54,8 @@ sandbox-tools:
 	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
 		sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap >/dev/null; \
 	else \
-		echo "Please install bubblewrap (the 'bwrap' command) with your system's package manager."; \
-		exit 1; \
+		echo "WARNING: bubblewrap (bwrap) is not installed and could not be installed here;"; \
+		echo "grading will run student code WITHOUT the sandbox. Install it with your package manager."; \
 	fi
 
 clean:
