@@ -60,7 +60,8 @@ def write_submissions(
 ) -> list[pathlib.Path]:
     """Write ``out_dir/<kind>/<assignment>/<notebook>.ipynb`` for every released notebook."""
     written = []
-    for release_path in sorted(p for a in assignment_ids for p in (release_dir / a).glob("*.ipynb")):
+    released = (p for a in assignment_ids for p in (release_dir / a).glob("*.ipynb"))
+    for release_path in sorted(released):
         assignment = release_path.parent.name
         source_path = course.SOLUTIONS / assignment / release_path.name
         for kind in KINDS:
