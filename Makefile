@@ -45,6 +45,8 @@ lab: $(STAMP)
 ## bench: the benchmark scripts (they print figures)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading.py
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/quality.py
 
 # bubblewrap runs student code in a sandbox while grading (no network, no access to
 # solutions/ or other students' files). Installed from the system's packages.

@@ -1,0 +1,142 @@
+"""The metrics notebook's reference code agrees with Keras where the conventions agree.
+
+The functions are taken from the solution notebook ``solutions/06_metrics/06_metrics.ipynb``
+at test time (imports and function definitions of its code cells, ``### BEGIN/END
+SOLUTION`` marker lines removed; no model is trained on the way): ``confusion_matrix``,
+``iou_per_class``, ``dice_per_class``, ``summarize``, ``binary_iou_dice`` and
+``per_image_iou``.
+"""
+
+import ast
+import re
+
+import nbformat
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from autograder import course  # noqa: E402
+
+NOTEBOOK = course.SOLUTIONS / "06_metrics" / "06_metrics.ipynb"
+MARKER = re.compile(r"(?m)^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+NAMES = ("confusion_matrix", "iou_per_class", "dice_per_class", "summarize", "binary_iou_dice",
+         "per_image_iou")
+
+
+def _definitions(source: str) -> str:
+    source = MARKER.sub("", source)
+    source = re.sub(r"(?m)^(\s*)[%!].*$", r"\1pass", source)  # IPython magics
+    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef)
+    return "\n\n".join(ast.unparse(n) for n in ast.parse(source).body if isinstance(n, keep))
+
+
+@pytest.fixture(scope="module")
+def nb():
+    namespace: dict = {"__name__": "notebook_06_metrics"}
+    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+            exec(compile(_definitions(cell.source), str(NOTEBOOK), "exec"), namespace)
+    missing = [name for name in NAMES if not callable(namespace.get(name))]
+    assert not missing, f"{NOTEBOOK.name} defines no {missing}"
+    return namespace
+
+
+def _random_masks(seed, k, shape, keep=0.6, present=None):
+    rng = np.random.default_rng(seed)
+    present = present or k
+    truth = rng.integers(0, present, shape)
+    noise = rng.integers(0, present, shape)
+    return truth, np.where(rng.random(shape) < keep, truth, noise)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_confusion_matrix_matches_tensorflow(nb, seed):
+    k = 2 + seed * 3
+    truth, pred = _random_masks(seed, k, (3, 17, 11, 1))
+    cm = nb["confusion_matrix"](truth, pred[..., 0], k)  # (B, H, W, 1) vs (B, H, W)
+    expected = tf.math.confusion_matrix(truth.ravel(), pred.ravel(), num_classes=k).numpy()
+    np.testing.assert_array_equal(cm, expected)
+    assert cm.dtype == np.int64
+
+
+def test_confusion_matrix_rejects_bad_ids_and_sizes(nb):
+    for t, p in (([0, 3], [0, 1]), ([0, 1], [0, -1]), ([0, 1, 2], [0, 1])):
+        with pytest.raises(ValueError):
+            nb["confusion_matrix"](np.array(t), np.array(p), 3)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mean_and_per_class_iou_agree_with_keras_on_random_inputs(nb, seed):
+    k = 3 + seed
+    truth, pred = _random_masks(100 + seed, k, (4, 24, 24, 1))
+    scores = nb["summarize"](nb["confusion_matrix"](truth, pred, k))
+    mean = keras.metrics.MeanIoU(num_classes=k)
+    mean.update_state(truth, pred)
+    assert scores["mean_iou"] == pytest.approx(float(mean.result()), abs=1e-6)
+    for c in range(k):
+        per_class = keras.metrics.IoU(num_classes=k, target_class_ids=[c])
+        per_class.update_state(truth, pred)
+        assert scores["iou"][c] == pytest.approx(float(per_class.result()), abs=1e-6)
+
+
+def test_absent_classes_are_nan_and_left_out_of_the_mean(nb):
+    """Our convention; Keras's MeanIoU also leaves them out, its IoU() says 0."""
+    truth, pred = _random_masks(7, 6, (2, 20, 20), present=4)  # classes 4 and 5 never occur
+    scores = nb["summarize"](nb["confusion_matrix"](truth, pred, 6))
+    assert np.isnan(scores["iou"][4:]).all() and np.isnan(scores["dice"][4:]).all()
+    assert scores["mean_iou"] == pytest.approx(np.mean(scores["iou"][:4]))
+    mean = keras.metrics.MeanIoU(num_classes=6)
+    mean.update_state(truth, pred)
+    assert scores["mean_iou"] == pytest.approx(float(mean.result()), abs=1e-6)
+    absent = keras.metrics.IoU(num_classes=6, target_class_ids=[5])
+    absent.update_state(truth, pred)
+    assert float(absent.result()) == 0.0
+
+
+def test_a_predicted_but_absent_class_scores_zero_not_nan(nb):
+    iou = nb["iou_per_class"](np.array([[3, 2], [0, 0]]))
+    assert iou.tolist() == pytest.approx([0.6, 0.0])
+
+
+def test_dice_is_two_iou_over_one_plus_iou(nb):
+    cm = np.random.default_rng(8).integers(0, 40, (7, 7))
+    iou, dice = nb["iou_per_class"](cm), nb["dice_per_class"](cm)
+    np.testing.assert_allclose(dice, 2 * iou / (1 + iou), atol=1e-12)
+
+
+def test_empty_matrix_gives_nan_without_warnings(nb):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = nb["summarize"](np.zeros((4, 4), np.int64))
+    assert np.isnan([scores["pixel_accuracy"], scores["mean_iou"], scores["mean_dice"]]).all()
+
+
+@pytest.mark.parametrize("threshold", [0.2, 0.5, 0.8])
+def test_binary_scores_agree_with_keras_binary_iou(nb, threshold):
+    rng = np.random.default_rng(9)
+    truth = (rng.random((2, 32, 32, 1)) < 0.3).astype(np.uint8)
+    probabilities = np.clip(0.6 * truth + rng.normal(0.2, 0.25, truth.shape), 0, 1)
+    probabilities[0, 0, 0, 0] = threshold  # exactly at the threshold: foreground
+    iou, dice = nb["binary_iou_dice"](truth, probabilities, threshold)
+    metric = keras.metrics.BinaryIoU(target_class_ids=[1], threshold=threshold)
+    metric.update_state(truth, probabilities)
+    assert iou == pytest.approx(float(metric.result()), abs=1e-6)
+    assert dice == pytest.approx(2 * iou / (1 + iou))
+
+
+def test_binary_scores_of_empty_masks_are_nan(nb):
+    assert np.isnan(nb["binary_iou_dice"](np.zeros(9), np.zeros(9))).all()
+
+
+def test_per_image_iou_agrees_with_keras_image_by_image(nb):
+    truth, pred = _random_masks(10, 5, (6, 12, 12, 1))
+    truth[3] = 2
+    scores = nb["per_image_iou"](truth, pred[..., 0], 5)
+    for i in range(6):
+        metric = keras.metrics.MeanIoU(num_classes=5)
+        metric.update_state(truth[i], pred[i])
+        assert scores[i] == pytest.approx(float(metric.result()), abs=1e-6)
