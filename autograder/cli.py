@@ -7,7 +7,7 @@ import json
 import pathlib
 import sys
 
-from autograder import collect, course, demo, execute, feedback, grade, release
+from autograder import collect, course, demo, execute, feedback, grade, release, sandbox
 
 DEFAULT_COURSE = course.BUILD / "course"
 
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
     g.add_argument("--jobs", type=int, default=1, help="students graded at once")
     g.add_argument("--student", action="append", help="only these students")
+    _limit_options(g, with_auto=True)
 
     f = sub.add_parser("feedback", help="HTML feedback per student and notebook")
     f.add_argument("assignments", nargs="*", help="default: all")
@@ -50,7 +51,50 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--course", type=pathlib.Path, required=True)
     w.add_argument("--student", required=True)
     w.add_argument("--assignments", nargs="+", required=True)
+    w.add_argument("--runtime-dir", default="")
+    _limit_options(w, with_auto=False)
     return p
+
+
+def _limit_options(p: argparse.ArgumentParser, with_auto: bool) -> None:
+    default = sandbox.Limits()
+    p.add_argument(
+        "--sandbox",
+        choices=sandbox.MODES if with_auto else ("on", "off"),
+        default="auto" if with_auto else "off",
+        help="run student code in bubblewrap (auto: if it works here, else warn and go on)",
+    )
+    p.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=default.cell_timeout,
+        help=f"seconds per cell (default {default.cell_timeout})",
+    )
+    p.add_argument(
+        "--notebook-timeout",
+        type=int,
+        default=default.notebook_timeout,
+        help=f"seconds per notebook in all (default {default.notebook_timeout})",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=float,
+        default=default.memory,
+        help=f"address space of a kernel, bytes or GiB (default "
+        f"{default.memory / sandbox.GiB:g} GiB)",
+    )
+
+
+def _limits(args, sandboxed: bool) -> sandbox.Limits:
+    memory = args.memory_limit
+    memory = int(memory * sandbox.GiB) if memory < 4096 else int(memory)
+    return sandbox.Limits(
+        sandbox=sandboxed,
+        memory=memory,
+        cell_timeout=args.cell_timeout,
+        notebook_timeout=args.notebook_timeout,
+        runtime=getattr(args, "runtime_dir", "") or "",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,11 +122,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "grade":
         result = grade.grade(
-            args.course, jobs=args.jobs, assignment_ids=args.assignments or None, only=args.student
+            args.course,
+            jobs=args.jobs,
+            assignment_ids=args.assignments or None,
+            only=args.student,
+            sandbox_mode=args.sandbox,
+            limits=_limits(args, sandboxed=args.sandbox != "off"),
         )
         demo.print_table(result["rows"])
         print(
-            f"\n{len(result['students'])} students graded in {result['seconds']} s; "
+            f"\n{len(result['students'])} students graded in {result['seconds']} s "
+            f"({'in the sandbox' if result['sandbox'] else 'WITHOUT the sandbox'}); "
             f"grades: {args.course / 'grades.csv'}; why points were lost: "
             f"{args.course / 'cell_report.csv'}"
         )
@@ -96,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "execute":
         return 1 if execute.execute_solutions(args.assignments or None) else 0
     if args.command == "grade-student":
-        outcome = grade.grade_student(args.course, args.student, args.assignments)
+        limits = _limits(args, sandboxed=args.sandbox == "on")
+        outcome = grade.grade_student(args.course, args.student, args.assignments, limits)
         json.dump(outcome, sys.stdout)
         return 0
     return 2

@@ -72,8 +72,9 @@ def print_table(rows: list[dict]) -> None:
     )
 
 
-def demo(course_root: pathlib.Path | None = None, jobs: int = 1,
-         assignment_ids: list[str] | None = None) -> int:
+def demo(
+    course_root: pathlib.Path | None = None, jobs: int = 1, assignment_ids: list[str] | None = None
+) -> int:
     started = time.perf_counter()
     course_root = pathlib.Path(course_root or course.BUILD / "demo").resolve()
     shutil.rmtree(course_root, ignore_errors=True)
@@ -102,6 +103,10 @@ def demo(course_root: pathlib.Path | None = None, jobs: int = 1,
 
     print(f"4/5 grade: autograding with {jobs} worker(s)")
     result = grade.grade(course_root, jobs=jobs, assignment_ids=assignment_ids)
+    print(
+        "    student code ran "
+        + ("in the sandbox (bubblewrap)" if result["sandbox"] else "WITHOUT the sandbox")
+    )
     for outcome in result["outcomes"]:
         for assignment, info in outcome["assignments"].items():
             if info.get("submitted"):

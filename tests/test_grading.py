@@ -19,7 +19,7 @@ def graded(tmp_path_factory):
     with open(root / "grades.csv") as fh:
         rows = list(csv.DictReader(fh))
     with open(root / "cell_report.csv") as fh:
-        cells = list(csv.DictReader(fh))
+        cells = [c for c in csv.DictReader(fh) if c["kind"] == "lost"]  # notes have no points
     return root, status, rows, cells
 
 
@@ -72,3 +72,11 @@ def test_feedback_page_per_student_and_notebook(graded):
         for nb in course.notebook_names(a)
     )
     assert [str(p) for p in pages] == expected
+
+
+def test_feedback_says_why_points_were_lost(graded):
+    root, *_ = graded
+    report = (root / "feedback" / "partial" / "report.html").read_text()
+    assert "Grading report for partial" in report and "not answered" in report
+    page = next((root / "feedback" / "partial").glob("*/*.html")).read_text()
+    assert "autograder report" in page and "not answered" in page
