@@ -7,10 +7,13 @@ command run from the repository root (``nbgrader … --config autograder/nbgrade
 
 import os
 import pathlib
+import sys
 
 c = get_config()  # noqa: F821 (injected by traitlets when this file is loaded)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # the plain `nbgrader` command does not see the repository
+    sys.path.insert(0, str(REPO))
 
 # TensorFlow's C++ and absl loggers write to stderr, and nbgrader marks a test
 # cell that printed anything to stderr as failed. Kernels inherit this process's
@@ -51,3 +54,15 @@ c.OverwriteCells.add_missing_cells = True
 # Outputs a submission can make (megabytes of prints) are cut before saving.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 100
+
+# The stub of every answer says which exercise it stands for
+# ("exercise 2 (encoder_block) is not answered yet"): autograder/stubs.py.
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+from nbgrader.preprocessors import ClearSolutions  # noqa: E402
+
+from autograder.stubs import NamedStubs  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [
+    NamedStubs if p is ClearSolutions else p
+    for p in GenerateAssignment.class_traits()["preprocessors"].default()
+]

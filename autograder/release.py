@@ -6,7 +6,7 @@ import filecmp
 import pathlib
 import tempfile
 
-from autograder import course
+from autograder import course, sources
 
 
 class ReleaseError(RuntimeError):
@@ -49,9 +49,10 @@ def generate(
 
 
 def stale(assignment_ids: list[str] | None = None) -> list[str]:
-    """Files of ``notebooks/`` that differ from what nbgrader generates now (empty: up to date)."""
+    """What is out of date: solutions whose links or given cells differ from their sources,
+    and files of ``notebooks/`` that differ from what nbgrader generates (empty: all good)."""
     assignment_ids = assignment_ids or course.assignments()
-    problems = []
+    problems = sources.sync(assignment_ids, write=False)
     with tempfile.TemporaryDirectory(prefix="release-check-") as tmp:
         fresh = pathlib.Path(tmp) / "release"
         generate(fresh, assignment_ids)
@@ -75,5 +76,7 @@ def stale(assignment_ids: list[str] | None = None) -> list[str]:
 
 
 def release(assignment_ids: list[str] | None = None) -> list[pathlib.Path]:
-    """Regenerate ``notebooks/`` from ``solutions/``."""
+    """Bring ``solutions/`` up to date (links, given cells), then regenerate ``notebooks/``."""
+    for line in sources.sync(assignment_ids):
+        print(line)
     return generate(course.NOTEBOOKS, assignment_ids)

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import pathlib
-import re
 
 import nbformat
 
-from autograder import course
+from autograder import course, nbcode
 
-MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 KINDS = ("reference", "untouched", "partial")
 
 
 def solved_source(source: str) -> str:
     """A solution cell's source as a student who solved it would hand it in (markers removed)."""
-    return "\n".join(line for line in source.splitlines() if not MARKER.match(line))
+    return nbcode.strip_markers(source)
 
 
 def _solutions_by_id(source_nb) -> dict[str, str]:

@@ -24,10 +24,8 @@ The script prints figures; it asserts nothing about time. Usage::
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 import pathlib
-import re
 import statistics
 import sys
 import time
@@ -35,22 +33,14 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "solutions" / "05_training" / "05_training.ipynb"
-MARKER = re.compile(r"(?m)^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 
 
 def notebook_functions(path: pathlib.Path) -> dict:
     """Imports and function definitions of a solution notebook's code cells, executed."""
-    import nbformat
+    sys.path.insert(0, str(REPO))
+    from autograder import nbcode
 
-    namespace: dict = {"__name__": f"notebook_{path.stem}"}
-    for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type != "code" or cell.metadata.get("nbgrader", {}).get("grade"):
-            continue
-        source = re.sub(r"(?m)^(\s*)[%!].*$", r"\1pass", MARKER.sub("", cell.source))
-        keep = [n for n in ast.parse(source).body
-                if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef))]
-        exec(compile(ast.Module(keep, type_ignores=[]), str(path), "exec"), namespace)
-    return namespace
+    return nbcode.definitions(path)
 
 
 def main() -> int:

@@ -7,18 +7,13 @@ else, so no model is built or trained on the way), and the tests call the notebo
 copy of the builder anywhere.
 """
 
-import ast
-import re
-
-import nbformat
 import pytest
 
 pytest.importorskip("keras")
 
-from autograder import course  # noqa: E402
+from autograder import course, nbcode  # noqa: E402
 
 NOTEBOOK = course.SOLUTIONS / "04_unet" / "04_unet.ipynb"
-MARKER = re.compile(r"(?m)^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 
 # COURSE.md, "Architectures to reproduce exactly".
 TABLE = {
@@ -116,26 +111,10 @@ CARLA_SUMMARY = [
 ]
 
 
-def _definitions(source: str) -> str:
-    """The imports and function definitions of one code cell, as Python source."""
-    source = MARKER.sub("", source)
-    source = re.sub(r"(?m)^(\s*)[%!].*$", r"\1pass", source)  # IPython magics
-    tree = ast.parse(source)
-    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef)
-    return "\n\n".join(ast.unparse(node) for node in tree.body if isinstance(node, keep))
-
-
 @pytest.fixture(scope="module")
 def unet():
     """The namespace of the solution notebook's imports and functions."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    namespace: dict = {"__name__": "notebook_04_unet"}
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            exec(compile(_definitions(cell.source), str(NOTEBOOK), "exec"), namespace)
-    for name in ("build_unet", "unet_output_size", "nearest_input_sizes"):
-        assert callable(namespace.get(name)), f"{NOTEBOOK.name} defines no {name}()"
-    return namespace
+    return nbcode.definitions(NOTEBOOK, ("build_unet", "unet_output_size", "nearest_input_sizes"))
 
 
 @pytest.mark.parametrize("source", list(TABLE))

@@ -38,11 +38,3 @@ def test_helper_package_never_pulls_tensorflow_into_colab():
     base = [_normal(r) for r in _pyproject()["dependencies"]]
     heavy = [r for r in base if r.startswith(("tensorflow", "keras", "tf-", "jax", "torch"))]
     assert not heavy, f"the Colab install (base dependencies) must not list {heavy}"
-
-
-def test_setup_cells_install_from_the_project_repository():
-    url = _pyproject()["urls"]["Repository"]
-    for nb in sorted((ROOT / "solutions").glob("*/*.ipynb")):
-        text = nb.read_text()
-        assert f"git+{url}" in text, f"{nb.name}: the setup cell must install from {url}"
-        assert "--no-deps" in text, f"{nb.name}: the Colab install must use --no-deps"

@@ -7,40 +7,22 @@ SOLUTION`` marker lines removed; no model is trained on the way): ``confusion_ma
 ``per_image_iou``.
 """
 
-import ast
-import re
-
-import nbformat
 import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from autograder import course  # noqa: E402
+from autograder import course, nbcode  # noqa: E402
 
 NOTEBOOK = course.SOLUTIONS / "06_metrics" / "06_metrics.ipynb"
-MARKER = re.compile(r"(?m)^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 NAMES = ("confusion_matrix", "iou_per_class", "dice_per_class", "summarize", "binary_iou_dice",
          "per_image_iou")
 
 
-def _definitions(source: str) -> str:
-    source = MARKER.sub("", source)
-    source = re.sub(r"(?m)^(\s*)[%!].*$", r"\1pass", source)  # IPython magics
-    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef)
-    return "\n\n".join(ast.unparse(n) for n in ast.parse(source).body if isinstance(n, keep))
-
-
 @pytest.fixture(scope="module")
 def nb():
-    namespace: dict = {"__name__": "notebook_06_metrics"}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
-            exec(compile(_definitions(cell.source), str(NOTEBOOK), "exec"), namespace)
-    missing = [name for name in NAMES if not callable(namespace.get(name))]
-    assert not missing, f"{NOTEBOOK.name} defines no {missing}"
-    return namespace
+    return nbcode.definitions(NOTEBOOK, NAMES)
 
 
 def _random_masks(seed, k, shape, keep=0.6, present=None):

@@ -8,42 +8,23 @@ and the tests call the notebook's ``preprocess``, ``augment_pair``, ``make_datas
 copy of them anywhere.
 """
 
-import ast
-import re
-
-import nbformat
 import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from autograder import course  # noqa: E402
+from autograder import course, nbcode  # noqa: E402
 
 NOTEBOOK = course.SOLUTIONS / "05_training" / "05_training.ipynb"
-MARKER = re.compile(r"(?m)^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
 NAMES = ("preprocess", "augment_pair", "make_dataset", "lr_schedule", "make_callbacks",
          "dice_loss", "build_unet", "bce_dice_loss")
-
-
-def _definitions(source: str) -> str:
-    """The imports and function definitions of one code cell, as Python source."""
-    source = MARKER.sub("", source)
-    source = re.sub(r"(?m)^(\s*)[%!].*$", r"\1pass", source)  # IPython magics
-    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef)
-    return "\n\n".join(ast.unparse(n) for n in ast.parse(source).body if isinstance(n, keep))
 
 
 @pytest.fixture(scope="module")
 def nb():
     """The namespace of the solution notebook's imports and functions."""
-    namespace: dict = {"__name__": "notebook_05_training"}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
-            exec(compile(_definitions(cell.source), str(NOTEBOOK), "exec"), namespace)
-    missing = [name for name in NAMES if not callable(namespace.get(name))]
-    assert not missing, f"{NOTEBOOK.name} defines no {missing}"
-    return namespace
+    return nbcode.definitions(NOTEBOOK, NAMES)
 
 
 def _encoded(h, w, num_classes, seed):
