@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint release check-release solutions lab bench sandbox-tools clean
+.PHONY: demo test lint release check-release solutions lab bench mutants sandbox-tools clean
 
 $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory sandbox-tools
@@ -62,3 +62,7 @@ sandbox-tools:
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
+
+## mutants: the mutation suite (tests of the tests): mutant, points, first message
+mutants: $(STAMP)
+	$(BIN)/python -m tests.mutants

@@ -47,3 +47,25 @@ def test_expect_dtype_and_equal():
         checks.expect_dtype(np.zeros(2, np.float32), "u", "ids")
     with pytest.raises(AssertionError, match=r"n: expected 3, got 4\."):
         checks.expect_equal(4, 3, "n")
+
+
+def test_expect_equal_takes_plain_values_only():
+    checks.expect_equal(np.int64(3), 3, "x")
+    checks.expect_equal(1.0, 1, "x")
+
+    class Liar:
+        def __eq__(self, other):
+            return True
+
+    for found in (Liar(), (568, 280), np.array([568, 280]), [Liar(), 280]):
+        with pytest.raises(AssertionError):
+            checks.expect_equal(found, [568, 280], "sizes")
+
+
+def test_expect_shape_reads_the_shape_of_what_it_is_given():
+    checks.expect_shape(np.zeros((4, 4)), (4, 4), "a")
+    checks.expect_shape([[1, 2, 3]], (1, 3), "nested lists")
+    with pytest.raises(AssertionError, match=r"expected shape \(4, 4\), got \(2,\)"):
+        checks.expect_shape((4, 4), (4, 4), "a tuple is data, not a shape")
+    with pytest.raises(AssertionError, match="forget to `return`"):
+        checks.expect_shape(None, (4, 4), "nothing")

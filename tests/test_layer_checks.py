@@ -1,7 +1,5 @@
 """The Keras 3 layer checks of ``unet_course.checks``: descriptions, comparisons, messages."""
 
-import re
-
 import pytest
 
 keras = pytest.importorskip("keras")
@@ -147,17 +145,58 @@ def test_compare_layers_reports_a_missing_layer():
     with pytest.raises(AssertionError) as err:
         checks.compare_layers(_small_model(drop_last=True), EXPECTED, "m")
     assert str(err.value) == (
-        "m: expected 4 layers, got 3; first missing layer: layer 3, "
-        "MaxPooling2D (None, 4, 4, 16) with 0 params."
+        "m: expected 4 layers, got 3; first missing layer: expected layer 3, "
+        "MaxPooling2D (None, 4, 4, 16) with 0 params, after layer 2 (conv_b)."
     )
     missing_middle = EXPECTED[:2] + [checks.spec("Dropout", (None, 8, 8, 8), 0)] + EXPECTED[2:]
     with pytest.raises(AssertionError) as err:
         checks.compare_layers(_small_model(), missing_middle, "m")
-    assert re.search(
-        r"expected 5 layers, got 4; first missing layer: layer 2, Dropout \(None, 8, 8, 8\) "
-        r"with 0 params \(found layer 2 \(conv_b\), Conv2D .* in its place\)",
-        str(err.value),
+    assert str(err.value) == (
+        "m: expected 5 layers, got 4; first missing layer: expected layer 2, Dropout "
+        "(None, 8, 8, 8) with 0 params, after layer 1 (conv_a)."
     )
+
+
+def test_a_missing_layer_is_not_reported_as_a_layer_identical_to_its_expectation():
+    """The layers before the gap match: the message must name the gap, not them."""
+    wanted = EXPECTED[:1] + [checks.spec("Conv2D", (None, 8, 8, 8), 224)] + EXPECTED[1:]
+    with pytest.raises(AssertionError) as err:
+        checks.compare_layers(_small_model(), wanted, "m")
+    message = str(err.value)
+    assert "first missing layer: expected layer 1" in message or "after layer 1" in message
+    assert "in its place" not in message
+
+
+def _separate_activation_model(activation):
+    inputs = keras.Input(shape=(8, 8, 3))
+    x = layers.Conv2D(8, 3, padding="same", kernel_initializer="he_normal")(inputs)
+    x = layers.ReLU()(x) if activation == "ReLU()" else layers.Activation(activation)(x)
+    return keras.Model(inputs, x)
+
+
+@pytest.mark.parametrize("activation", ["ReLU()", "relu"])
+def test_a_separate_activation_layer_is_the_same_as_the_convolution_with_it(activation):
+    wanted = [
+        checks.spec("InputLayer", (None, 8, 8, 3), 0),
+        checks.spec("Conv2D", (None, 8, 8, 8), 224, activation="relu", initializer="HeNormal"),
+    ]
+    checks.compare_layers(_separate_activation_model(activation), wanted, "m")
+
+
+def test_a_separate_activation_layer_of_another_kind_is_reported_and_explained():
+    wanted = [
+        checks.spec("InputLayer", (None, 8, 8, 3), 0),
+        checks.spec("Conv2D", (None, 8, 8, 8), 224, activation="relu"),
+    ]
+    with pytest.raises(AssertionError) as err:
+        checks.compare_layers(_separate_activation_model("tanh"), wanted, "m")
+    assert "expected activation='relu', got activation='tanh'" in str(err.value)
+    assert "counts as one convolution with that activation" in str(err.value)
+    capped = keras.Input(shape=(8, 8, 3))
+    relu6 = layers.ReLU(max_value=6)(layers.Conv2D(8, 3, padding="same")(capped))
+    model = keras.Model(capped, relu6)
+    with pytest.raises(AssertionError, match="expected 2 layers, got 3"):
+        checks.compare_layers(model, wanted, "m")  # ReLU6 is another function
 
 
 def test_compare_layers_on_lists_of_layers_and_without_inputs():

@@ -54,18 +54,30 @@ def test_solutions_follow_the_course_conventions(path):
     assert "colab.research.google.com" in nb.cells[0].source, "title cell needs the Colab button"
     assert "setup" in ids, "a locked setup cell (grade_id 'setup') is required"
     assert "## Recap" in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    # every exercise is followed by visible tests and by hidden tests before the next one
+    # every exercise is followed, before the next one, by graded tests whose first cell has
+    # visible checks; points are only given where hidden checks run too, so hard-coding
+    # the visible tests' inputs cannot pay (the mutation suite measures it)
     groups, current = [], None
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
-            current = {"id": meta["grade_id"], "visible": 0, "hidden": 0}
+            current = {"id": meta["grade_id"], "tests": []}
             groups.append(current)
         elif meta.get("grade") and current is not None:
-            current["hidden" if HIDDEN in cell.source else "visible"] += 1
+            current["tests"].append(cell)
     assert groups, "no exercises"
     for g in groups:
-        assert g["visible"] and g["hidden"], f"exercise {g['id']} needs visible and hidden tests"
+        assert g["tests"], f"exercise {g['id']} has no graded test cell after it"
+        visible = g["tests"][0].source.split(HIDDEN)[0]
+        assert "checks." in visible, (
+            f"exercise {g['id']}: its first test cell needs visible checks before the hidden ones"
+        )
+        for cell in g["tests"]:
+            meta = cell.metadata["nbgrader"]
+            if meta.get("points", 0) > 0:
+                assert HIDDEN in cell.source, (
+                    f"{meta['grade_id']}: a graded cell with points must run hidden checks too"
+                )
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.parent.name)

@@ -6,6 +6,7 @@ and the value found, so a failing test tells the student where to look.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -25,9 +26,64 @@ def expect(condition: bool, message: str) -> None:
 
 
 def expect_equal(found: Any, expected: Any, what: str, hint: str = "") -> None:
-    """``found == expected`` for plain values (numbers, strings, tuples)."""
-    if found != expected:
+    """``found == expected`` for plain values (numbers, strings, tuples, lists, dicts).
+
+    ``found`` must be made of plain Python values (NumPy scalars count as numbers), or be
+    of exactly the class of ``expected`` when that is not plain (a dtype, a path): an
+    object of another class is reported rather than asked whether it is equal, so an
+    object that claims to equal everything cannot pass.
+    """
+    if _is_plain(expected):
+        plain = _plain(found, what)
+        same = _kind(plain) == _kind(_plain(expected, what)) and plain == expected
+    elif type(found) is not type(expected):
+        raise AssertionError(
+            _join(
+                f"{what}: expected {expected!r} (a {type(expected).__name__}), got a "
+                f"{type(found).__name__}: {found!r}.",
+                hint,
+            )
+        )
+    else:
+        same = found == expected
+    if not same:
         raise AssertionError(_join(f"{what}: expected {expected!r}, got {found!r}.", hint))
+
+
+_PLAIN = (bool, int, float, complex, str, bytes, type(None))
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, np.generic) or type(value) in _PLAIN:
+        return True
+    if type(value) in (list, tuple):
+        return all(_is_plain(v) for v in value)
+    if type(value) is dict:
+        return all(_is_plain(k) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _kind(value: Any) -> type:
+    """Numbers compare with numbers (1 == 1.0); a list is not a tuple."""
+    return complex if isinstance(value, (bool, int, float, complex)) else type(value)
+
+
+def _plain(value: Any, what: str) -> Any:
+    """``value`` as plain Python data, or an AssertionError naming its type."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if type(value) in _PLAIN:
+        return value
+    if type(value) in (list, tuple):
+        return type(value)(_plain(v, what) for v in value)
+    if type(value) is dict:
+        return {_plain(k, what): _plain(v, what) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        raise AssertionError(
+            f"{what}: expected a plain Python value, got a NumPy array of shape "
+            f"{value.shape} (convert it, e.g. with .tolist() or int(...))."
+        )
+    raise AssertionError(f"{what}: expected a plain Python value, got a {type(value).__name__}.")
 
 
 def expect_type(found: Any, types: type | tuple[type, ...], what: str) -> None:
@@ -37,10 +93,15 @@ def expect_type(found: Any, types: type | tuple[type, ...], what: str) -> None:
 
 
 def expect_shape(found: Any, expected: Sequence[int | None], what: str, hint: str = "") -> None:
-    shape = tuple(_numpy(found).shape) if not isinstance(found, tuple) else found
-    if tuple(shape) != tuple(expected):
+    """``found`` (an array, a tensor or nested lists) has the shape ``expected``."""
+    if found is None:
+        raise AssertionError(f"{what}: got None. Did the function forget to `return` its result?")
+    shape = getattr(found, "shape", None)
+    shape = tuple(_numpy(found).shape) if shape is None else tuple(shape)
+    shape = tuple(None if d is None else int(d) for d in shape)
+    if shape != tuple(expected):
         raise AssertionError(
-            _join(f"{what}: expected shape {tuple(expected)}, got {tuple(shape)}.", hint)
+            _join(f"{what}: expected shape {tuple(expected)}, got {shape}.", hint)
         )
 
 
@@ -177,6 +238,12 @@ def describe_layer(layer) -> dict:
         info["axis"] = axis
     elif type(layer).__name__ == "Activation":
         info["activation"] = _name(config.get("activation"))
+    elif type(layer).__name__ == "ReLU":  # plain ReLU only: no cap, slope or threshold
+        info["plain_relu"] = not (
+            config.get("max_value") is not None
+            or config.get("negative_slope")
+            or config.get("threshold")
+        )
     return info
 
 
@@ -220,7 +287,13 @@ def layer_summary(model, skip_inputs: bool = False) -> list[dict]:
 
 
 def _labelled(model, skip_inputs: bool) -> list[tuple[str, dict]]:
-    """(label, description) pairs; the label names the layer for messages."""
+    """(label, description) pairs; the label names the layer for messages.
+
+    A convolution (or dense layer) without activation followed by a layer that only
+    applies an activation (``Activation("relu")``, ``ReLU()``) computes the same function
+    as the convolution with that activation: the pair is described as that one layer
+    (with ``folded`` set), so either way of writing it compares equal.
+    """
     if hasattr(model, "layers"):
         pairs = [(layer.name, describe_layer(layer)) for layer in model.layers]
     else:  # a list of layer descriptions (dicts) or of Keras layers, e.g. model.layers[-2:]
@@ -230,10 +303,46 @@ def _labelled(model, skip_inputs: bool) -> list[tuple[str, dict]]:
         ]
     if skip_inputs:
         pairs = [p for p in pairs if p[1].get("class") != "InputLayer"]
+    pairs = _fold_activations(pairs)
     return [
         (f"layer {i} ({name})" if name else f"layer {i}", info)
         for i, (name, info) in enumerate(pairs)
     ]
+
+
+def _activation_of(info: dict) -> str | None:
+    """The activation a pure activation layer applies (None: not such a layer)."""
+    if info.get("class") == "Activation":
+        return info.get("activation")
+    if info.get("class") == "ReLU" and info.get("plain_relu", True):
+        return "relu"
+    return None
+
+
+def _fold_activations(pairs: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    folded: list[tuple[str, dict]] = []
+    for name, info in pairs:
+        act = _activation_of(info)
+        if act is not None and folded:
+            prev_name, prev = folded[-1]
+            if "activation" in prev and prev.get("activation") in (None, "linear") and (
+                prev.get("class") != "Activation"
+            ):
+                merged = dict(prev, activation=act, folded=True)
+                if info.get("output_shape") is not None:
+                    merged["output_shape"] = info["output_shape"]
+                if prev.get("params") is not None or info.get("params") is not None:
+                    merged["params"] = (prev.get("params") or 0) + (info.get("params") or 0)
+                folded[-1] = (f"{prev_name} + {name}" if prev_name else prev_name, merged)
+                continue
+        folded.append((name, info))
+    return folded
+
+
+FOLD_NOTE = (
+    "(A convolution followed by its own activation layer counts as one convolution with "
+    "that activation.)"
+)
 
 
 def short(info: dict) -> str:
@@ -251,7 +360,37 @@ def _partial(info: dict) -> str:
 
 
 def _differs(got: dict, want: dict) -> bool:
-    return any(got.get(key) != value for key, value in want.items())
+    return any(got.get(key) != value for key, value in want.items() if key != "folded")
+
+
+def _signature(info: dict, keys: tuple[str, ...]) -> tuple:
+    return tuple(info.get(k) for k in keys)
+
+
+def _count_detail(got: list, want: list) -> str:
+    """Where the layer lists part ways: the first extra, missing or different layer.
+
+    The lists are aligned by layer class and output shape (difflib), so one inserted
+    layer is reported as that layer, not as the first of many that "differ".
+    """
+    keys = ("class", "output_shape") if all("output_shape" in w for w in want) else ("class",)
+    matcher = difflib.SequenceMatcher(
+        a=[_signature(w, keys) for w in want],
+        b=[_signature(g, keys) for _, g in got],
+        autojunk=False,
+    )
+    for tag, i1, _i2, j1, _j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "insert":
+            label, info = got[j1]
+            return f"first extra layer: {label}, {short(info)}"
+        if tag == "delete":
+            after = f", after {got[j1 - 1][0]}" if j1 > 0 else ", at the start"
+            return f"first missing layer: expected layer {i1}, {_partial(want[i1])}{after}"
+        label, info = got[j1]
+        return f"first difference: {label}: expected {_partial(want[i1])}, got {short(info)}"
+    return "the layers match apart from their number"  # pragma: no cover
 
 
 def compare_layers(
@@ -263,10 +402,11 @@ def compare_layers(
     layers or of dicts.
 
     Expected entries may carry only some keys (``class``, ``output_shape``, ``params``,
-    ``padding`` …, see ``spec``): only those are compared. A different number of layers
-    is always an error (extra layers are never silently ignored), reported with the
-    first extra or missing layer; otherwise the message names the first layer that
-    differs, with the expected and the found values, e.g.
+    ``padding`` …, see ``spec``): only those are compared. A convolution followed by its
+    own activation layer counts as the convolution with that activation. A different
+    number of layers is always an error (extra layers are never silently ignored),
+    reported with the first extra, missing or different layer; otherwise the message
+    names the first layer that differs, with the expected and the found values, e.g.
     ``model, layer 4 (conv2d_3): expected Conv2D (None, 48, 64, 64) with 36,928 params,
     got Conv2D (None, 48, 64, 32) with 18,464 params.``
     """
@@ -274,36 +414,25 @@ def compare_layers(
         raise AssertionError(f"{what}: got None instead of a model.")
     got = _labelled(found, skip_inputs)
     want = [info for _, info in _labelled(expected, skip_inputs)]
-    first = next((i for i, ((_, g), w) in enumerate(zip(got, want)) if _differs(g, w)), None)
+    note = FOLD_NOTE if any(g.get("folded") for _, g in got) else ""
     if len(got) != len(want):
-        at = first if first is not None else min(len(got), len(want))
-        if len(got) > len(want):
-            label, info = got[at]
-            detail = f"first extra layer: {label}, {short(info)}"
-        else:
-            detail = f"first missing layer: layer {at}, {_partial(want[at])}"
-            if at < len(got):
-                detail += f" (found {got[at][0]}, {short(got[at][1])} in its place)"
         count = f"{len(want)} layer{'s' if len(want) != 1 else ''}"
         kind = " (not counting inputs)" if skip_inputs else ""
-        raise AssertionError(
-            _join(f"{what}: expected {count}{kind}, got {len(got)}; {detail}.", hint)
-        )
+        message = f"{what}: expected {count}{kind}, got {len(got)}; {_count_detail(got, want)}."
+        raise AssertionError(_join(" ".join(filter(None, [message, note])), hint))
+    first = next((i for i, ((_, g), w) in enumerate(zip(got, want)) if _differs(g, w)), None)
     if first is None:
         return
     (label, g), w = got[first], want[first]
     main = [k for k in MAIN_KEYS if k in w]
     if any(g.get(k) != w[k] for k in main):
-        raise AssertionError(
-            _join(f"{what}, {label}: expected {_partial(w)}, got {short(g)}.", hint)
+        message = f"{what}, {label}: expected {_partial(w)}, got {short(g)}."
+    else:
+        key = next(k for k in w if k != "folded" and g.get(k) != w[k])
+        message = (
+            f"{what}, {label} ({g['class']}): expected {key}={w[key]!r}, got {key}={g.get(key)!r}."
         )
-    key = next(k for k in w if g.get(k) != w[k])
-    raise AssertionError(
-        _join(
-            f"{what}, {label} ({g['class']}): expected {key}={w[key]!r}, got {key}={g.get(key)!r}.",
-            hint,
-        )
-    )
+    raise AssertionError(_join(" ".join(filter(None, [message, note])), hint))
 
 
 def expect_params(model, expected: int, what: str = "model", hint: str = "") -> None:

@@ -1,0 +1,1 @@
+"""The mutation suite: tests of the tests (see harness.py)."""
