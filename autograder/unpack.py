@@ -1,11 +1,11 @@
 """Read a download (a folder, or a zip an LMS made) file by file, and never more than asked.
 
 Every file of the download becomes an :class:`Item`: its name inside the download, what it
-is (a regular ``file``, a symbolic ``link``, a ``special`` file, or ``broken``), and for
-files how to read it. Nothing here follows a symbolic link, unpacks a whole archive
-(``extractall``) or writes to a path taken from the download: :func:`copy_limited` copies
-one item to a path the caller chose, and stops at a size limit while it unpacks, so a zip
-bomb never gets further than that limit.
+is (a regular ``file``, a symbolic ``link``, or ``broken``: damaged, unsafe, or not a
+regular file), and for files how to read it. Nothing here follows a symbolic link, unpacks
+a whole archive (``extractall``) or writes to a path taken from the download:
+:func:`copy_limited` copies one item to a path the caller chose, and stops at a size limit
+while it unpacks, so a zip bomb never gets further than that limit.
 
 Zip entry names: an entry flagged UTF-8 whose name is not UTF-8 is still read (its bad
 bytes shown as U+FFFD) and says so in its ``note``; an unflagged name is read as UTF-8 when
@@ -60,10 +60,10 @@ class Item:
     """One file of the download."""
 
     parts: tuple[str, ...]  # its path inside the download
-    kind: str  # file | link | special | broken
+    kind: str  # file | link | broken
     size: int = 0  # declared size (zip) or size on disk (folder)
     mtime: float = 0.0  # zip entry timestamp or file modification time (seconds)
-    note: str = ""  # why a link/special/broken item is not read; a remark on a file
+    note: str = ""  # why a link or broken item is not read; a remark on a file
     opener: Callable[[], BinaryIO] | None = dataclasses.field(default=None, repr=False)
 
     @property
@@ -119,7 +119,7 @@ def folder_items(root: pathlib.Path) -> Iterator[Item]:
                 opener = _folder_opener(root, parts)
                 yield Item(parts, "file", size=st.st_size, mtime=st.st_mtime, opener=opener)
             else:
-                yield Item(parts, "special", note="not a regular file (a pipe, socket or device)")
+                yield Item(parts, "broken", note="not a regular file (a pipe, socket or device)")
     yield from unreadable
 
 
@@ -272,7 +272,7 @@ def zip_items(archive: zipfile.ZipFile, bad_names: set[int]) -> Iterator[Item]:
             target = _read_small(archive, info)
             yield Item(parts, "link", note=_link_note(target))
         elif stat.S_IFMT(mode) and not stat.S_ISREG(mode):
-            yield Item(parts, "special", note="not a regular file (a device, pipe or socket)")
+            yield Item(parts, "broken", note="not a regular file (a device, pipe or socket)")
         elif info.flag_bits & 0x1:
             yield Item(
                 parts,

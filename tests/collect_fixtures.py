@@ -71,6 +71,16 @@ def data_offset(path: pathlib.Path, name: str) -> tuple[int, int]:
     return info.header_offset + 30 + name_len + extra_len, info.compress_size
 
 
+def damage(path: pathlib.Path, name: str, start: float = 0.0, length: int | None = None) -> None:
+    """Overwrite part of an entry's compressed data (from ``start``, a fraction of it)."""
+    offset, size = data_offset(path, name)
+    offset += int(size * start)
+    length = size - int(size * start) if length is None else length
+    data = bytearray(path.read_bytes())
+    data[offset : offset + length] = b"\xff" * length
+    path.write_bytes(bytes(data))
+
+
 def report(course_root: pathlib.Path) -> dict[str, dict]:
     with open(course_root / "collect_report.csv", encoding="utf-8") as fh:
         return {r["file"]: r for r in csv.DictReader(fh)}

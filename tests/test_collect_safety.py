@@ -12,10 +12,12 @@ from autograder import collect, grade, unpack
 from tests.collect_fixtures import (
     KNOWN,
     add_symlink,
+    damage,
     data_offset,
     make_zip,
     replace_bytes,
     report,
+    roster,
     set_utf8_flag,
     submitted,
 )
@@ -39,6 +41,7 @@ def test_symbolic_links_in_a_folder_are_reported_not_followed(tmp_path):
     (download / "eve_02_encoder.ipynb").symlink_to("/etc/passwd")
     (download / "trudy").symlink_to(elsewhere, target_is_directory=True)
     (download / "dangling_01_masks.ipynb").symlink_to(tmp_path / "nothing")
+    os.mkfifo(download / "pipe_01_masks.ipynb")  # reading it would wait for ever
 
     collect.collect(download, tmp_path / "course", KNOWN)
     rows = report(tmp_path / "course")
@@ -54,7 +57,9 @@ def test_symbolic_links_in_a_folder_are_reported_not_followed(tmp_path):
         "bob/01_masks/01_masks.ipynb": b"bob's work",
     }
     assert not any(SECRET in content for content in files.values())
-    assert len(rows) == 7  # every input file has its row
+    assert rows["pipe_01_masks.ipynb"]["status"] == "broken"
+    assert "not a regular file" in rows["pipe_01_masks.ipynb"]["note"]
+    assert len(rows) == 8  # every input file has its row
 
 
 def test_symbolic_links_in_a_zip_are_reported_not_followed(tmp_path):
@@ -85,6 +90,7 @@ def test_zip_slip_names_are_not_unpacked(tmp_path):
     assert len(broken) == 3 and all("leads outside the download" in rows[f]["note"] for f in broken)
     assert sorted(p.name for p in tmp_path.rglob("evil*")) == []
     assert submitted(tmp_path / "course") == {"alice/01_masks/01_masks.ipynb": b"ok"}
+    assert [r["student_id"] for r in roster(tmp_path / "course")] == ["alice"]
 
 
 def test_one_corrupt_entry_costs_only_itself(tmp_path):
@@ -98,10 +104,9 @@ def test_one_corrupt_entry_costs_only_itself(tmp_path):
             "dave_01_masks.ipynb": notebook,
         },
     )
-    start, length = data_offset(archive, "bob_01_masks.ipynb")
-    data = bytearray(archive.read_bytes())
-    data[start + length // 3 : start + length // 3 + 8] = b"\xff" * 8  # damaged data
+    damage(archive, "bob_01_masks.ipynb", start=1 / 3, length=8)  # damaged data
     start, _ = data_offset(archive, "carol_01_masks.ipynb")
+    data = bytearray(archive.read_bytes())
     local = data.rfind(b"PK\x03\x04", 0, start)
     data[local : local + 4] = b"XXXX"  # damaged header
     archive.write_bytes(bytes(data))
@@ -125,10 +130,7 @@ def test_a_broken_resubmission_falls_back_to_the_earlier_one(tmp_path):
         tmp_path / "d.zip",
         {"doejane_1_100_01_masks.ipynb": "first " * 100, "doejane_1_200_01_masks.ipynb": "x" * 600},
     )
-    start, length = data_offset(archive, "doejane_1_200_01_masks.ipynb")
-    data = bytearray(archive.read_bytes())
-    data[start : start + length] = b"\x00" * length
-    archive.write_bytes(bytes(data))
+    damage(archive, "doejane_1_200_01_masks.ipynb")
     collect.collect(archive, tmp_path / "course", KNOWN)
     rows = report(tmp_path / "course")
     assert rows["doejane_1_200_01_masks.ipynb"]["status"] == "broken"

@@ -65,6 +65,17 @@ def test_collect_reported_the_stray_file(graded):
     assert report["partial_1003_4999_notes.txt"]["status"] == "unmatched"
 
 
+def test_students_csv_keeps_the_canvas_user_ids(graded):
+    root, *_ = graded
+    with open(root / "students.csv") as fh:
+        rows = {r["student_id"]: (r["lms"], r["lms_id"], r["name"]) for r in csv.DictReader(fh)}
+    assert rows == {
+        PARTIAL: ("canvas", "1003", "partial"),
+        REFERENCE: ("canvas", "1001", "reference"),
+        UNTOUCHED: ("canvas", "1002", "untouched"),
+    }
+
+
 def test_feedback_page_per_student_and_notebook(graded):
     root, *_ = graded
     pages = sorted(p.relative_to(root / "feedback") for p in (root / "feedback").glob("*/*/*.html"))
