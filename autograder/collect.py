@@ -142,6 +142,9 @@ def describe(item: unpack.Item, known: dict[str, str]) -> Entry:
     entry = Entry(file=item.name, status="pending", item=item)
     name = item.parts[-1]
     stem, dot, ext = name.rpartition(".")
+    if item.kind == "broken":  # an unsafe name is not taken as anybody's
+        entry.status, entry.note = item.kind, item.note
+        return entry
     if _is_junk(item.parts):
         entry.status, entry.note = "ignored", "operating-system or editor file, ignored"
         return entry
