@@ -27,6 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("collect", help="a zip or folder of downloaded notebooks -> submitted/")
     c.add_argument("source", type=pathlib.Path)
     c.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
+    c.add_argument(
+        "--max-size",
+        type=float,
+        default=collect.DEFAULT_MAX_SIZE / collect.MB,
+        metavar="MB",
+        help="largest notebook collected, in MB after unpacking "
+        f"(default {collect.DEFAULT_MAX_SIZE / collect.MB:g})",
+    )
 
     g = sub.add_parser("grade", help="autograde everything collected; write grades.csv")
     g.add_argument("assignments", nargs="*", help="default: all")
@@ -108,16 +116,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"generated {path.relative_to(course.REPO)}")
         return 0
     if args.command == "collect":
-        entries = collect.collect(args.source, args.course.resolve())
-        counts = {
-            s: sum(e.status == s for e in entries) for s in ("collected", "superseded", "unmatched")
-        }
+        if args.max_size <= 0:
+            print("--max-size must be a positive number of MB", file=sys.stderr)
+            return 2
+        try:
+            entries = collect.collect(
+                args.source, args.course.resolve(), max_size=int(args.max_size * collect.MB)
+            )
+        except (FileNotFoundError, ValueError) as err:
+            print(f"collect: {err}", file=sys.stderr)
+            return 2
         for e in entries:
-            if e.status != "collected":
+            if e.status not in ("collected", "ignored"):
                 print(f"{e.status}: {e.file} — {e.note}")
+        counts = {s: sum(e.status == s for e in entries) for s in collect.STATUSES}
         print(
-            ", ".join(f"{n} {s}" for s, n in counts.items())
-            + f"; report: {args.course / 'collect_report.csv'}"
+            ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == "collected")
+            + f"; report: {args.course / 'collect_report.csv'}; "
+            f"students: {args.course / 'students.csv'}"
         )
         return 0
     if args.command == "grade":

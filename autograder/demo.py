@@ -4,6 +4,9 @@
 released, ``partial`` answers about half of the exercises. Their notebooks are
 packed into a zip named the way Canvas names downloads, then collected, graded,
 given feedback and exported, exactly as an instructor would do with a real class.
+Collect keeps the Canvas user id in the student id: the three students are
+``reference_1001``, ``untouched_1002`` and ``partial_1003`` (:data:`USER_IDS`);
+:func:`kind` tells which one an id is.
 """
 
 from __future__ import annotations
@@ -17,15 +20,20 @@ import zipfile
 from autograder import collect, course, feedback, grade, release, submissions
 
 EXPECTED = "reference = max, untouched = 0, partial strictly in between"
+USER_IDS = {"reference": 1001, "untouched": 1002, "partial": 1003}  # Canvas user ids
+
+
+def kind(student_id: str) -> str:
+    """Which made-up student (``reference``, ``untouched``, ``partial``) an id is, or ""."""
+    return next((k for k in USER_IDS if student_id.startswith(k)), "")
 
 
 def make_lms_zip(submission_dir: pathlib.Path, target: pathlib.Path) -> pathlib.Path:
     """Pack the made-up submissions as a Canvas 'Download submissions' zip."""
-    user_ids = {"reference": 1001, "untouched": 1002, "partial": 1003}
     with zipfile.ZipFile(target, "w") as archive:
         for n, path in enumerate(sorted(submission_dir.glob("*/*/*.ipynb"))):
             student = path.parts[-3]
-            archive.write(path, f"{student}_{user_ids[student]}_{5000 + n}_{path.name}")
+            archive.write(path, f"{student}_{USER_IDS[student]}_{5000 + n}_{path.name}")
         # what LMS downloads also contain, and collect must report rather than choke on
         archive.writestr("partial_1003_4999_notes.txt", "my answers are in the notebook\n")
     return target
@@ -44,31 +52,39 @@ def check(rows: list[dict]) -> list[str]:
     for r in rows:
         score, top = float(r["score"]), float(r["max_score"])
         who, what = r["student_id"], r["assignment"]
-        if who == "reference" and score != top:
-            problems.append(f"{what}: reference scored {score:g} of {top:g}")
-        if who == "untouched" and score != 0:
-            problems.append(f"{what}: untouched scored {score:g}, expected 0")
-        if who == "partial" and not 0 < score < top:
-            problems.append(f"{what}: partial scored {score:g} of {top:g}, expected in between")
+        if kind(who) == "reference" and score != top:
+            problems.append(f"{what}: {who} (reference) scored {score:g} of {top:g}")
+        if kind(who) == "untouched" and score != 0:
+            problems.append(f"{what}: {who} (untouched) scored {score:g}, expected 0")
+        if kind(who) == "partial" and not 0 < score < top:
+            problems.append(
+                f"{what}: {who} (partial) scored {score:g} of {top:g}, expected in between"
+            )
+    missing = sorted(set(USER_IDS) - {kind(r["student_id"]) for r in rows})
+    if missing:
+        problems.append("no grades for " + ", ".join(missing))
     return problems
 
 
 def print_table(rows: list[dict]) -> None:
     students, assignments, cell = score_table(rows)
     width = max(len(a) for a in assignments) + 2
+    first = max([len("student"), *(len(s) for s in students)]) + 2
     print(
         "\n"
-        + "student".ljust(12)
+        + "student".ljust(first)
         + "".join(a.rjust(width) for a in assignments)
         + "total".rjust(10)
     )
     for s in students:
         got = [float(cell[s, a]["score"]) for a in assignments]
-        line = s.ljust(12) + "".join(f"{g:g}".rjust(width) for g in got)
+        line = s.ljust(first) + "".join(f"{g:g}".rjust(width) for g in got)
         print(line + f"{sum(got):g}".rjust(10))
     tops = [float(cell[students[0], a]["max_score"]) for a in assignments]
     print(
-        "max".ljust(12) + "".join(f"{t:g}".rjust(width) for t in tops) + f"{sum(tops):g}".rjust(10)
+        "max".ljust(first)
+        + "".join(f"{t:g}".rjust(width) for t in tops)
+        + f"{sum(tops):g}".rjust(10)
     )
 
 
@@ -111,7 +127,7 @@ def demo(
         for assignment, info in outcome["assignments"].items():
             if info.get("submitted"):
                 print(
-                    f"    {outcome['student']:>10} {assignment}: {info['seconds']:.1f} s"
+                    f"    {outcome['student']:>14} {assignment}: {info['seconds']:.1f} s"
                     + ("" if info["success"] else f"  FAILED: {info['error'][:200]}")
                 )
 
