@@ -133,6 +133,8 @@ def match(
             )
         elif not row["lms_id"]:
             unmatched[student] = f"students.csv gives no {what}"
+        elif not row["lms_id"].isdigit():
+            unmatched[student] = f"students.csv gives {row['lms_id']!r}, which is not a {what}"
         else:
             matched[student] = row
     by_id: dict[str, list[str]] = {}

@@ -232,6 +232,13 @@ def test_two_students_with_one_lms_id_are_both_left_out(tmp_path):
     assert result.matched == []
     assert "Canvas user id 501 is also given for bob_502" in result.unmatched["alice_501"]
     assert "also given for alice_501" in result.unmatched["bob_502"]
+    students = [
+        ("alice_501", "moodle", "Participant 7", "A", ""),
+        ("bob_502", "moodle", "", "B", ""),
+    ]
+    result = export.moodle(make_course(tmp_path, students))
+    assert "'Participant 7', which is not a Moodle participant id" in result.unmatched["alice_501"]
+    assert "gives no Moodle participant id" in result.unmatched["bob_502"]
 
 
 def test_a_fully_matched_export_exits_0(tmp_path, capsys):

@@ -265,10 +265,12 @@ def test_an_old_feedback_folder_loses_what_a_kernel_wrote(hostile_course):
     # a feedback folder made before (nbgrader copied the graded folder's files into it)
     folder = hostile_course / "feedback" / "mallory" / "01_masks"
     shutil.copy(hostile_course / "autograded" / "mallory" / "01_masks" / "evil.html", folder)
-    (folder / "instructor_note.txt").write_text("kept: not from the graded folder")
+    note = "<html><body>kept: not from the graded folder</body></html>"
+    (folder / "instructor_note.html").write_text(note)
     feedback.feedback(hostile_course, ["02_encoder"])  # another assignment: 01 is not remade
     assert not (folder / "evil.html").exists()
-    assert (folder / "instructor_note.txt").exists()
+    assert (folder / "instructor_note.html").read_text() == note  # kept, and no report in it
+    (folder / "instructor_note.html").unlink()
     assert "autograder report" in (folder / "01_masks.html").read_text()
 
 
