@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint release check-release solutions lab bench mutants sandbox-tools clean
+.PHONY: demo test lint release check-release solutions lab bench mutants export sandbox-tools clean
 
 $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory sandbox-tools
@@ -41,6 +41,12 @@ solutions: $(STAMP)
 ## lab: JupyterLab on the student notebooks
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
+
+## export: the graded course's grades as Canvas (LMS=canvas) or Moodle (LMS=moodle) imports them
+LMS ?= canvas
+COURSE ?= build/course
+export: $(STAMP)
+	$(BIN)/python -m autograder export --to $(LMS) --course $(COURSE)
 
 ## bench: the benchmark scripts (they print figures)
 bench: $(STAMP)

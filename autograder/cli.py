@@ -7,7 +7,7 @@ import json
 import pathlib
 import sys
 
-from autograder import collect, course, demo, execute, feedback, grade, release, sandbox
+from autograder import collect, course, demo, execute, export, feedback, grade, release, sandbox
 
 DEFAULT_COURSE = course.BUILD / "course"
 
@@ -46,6 +46,23 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("feedback", help="HTML feedback per student and notebook")
     f.add_argument("assignments", nargs="*", help="default: all")
     f.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
+
+    x = sub.add_parser("export", help="grades.csv -> a file Canvas or Moodle imports")
+    x.add_argument("--to", choices=export.TARGETS, required=True, help="the LMS")
+    x.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
+    x.add_argument(
+        "--out",
+        type=pathlib.Path,
+        help="canvas: the file (default COURSE/canvas_grades.csv); moodle: the folder of "
+        "worksheets, one per assignment (default COURSE/moodle_worksheets)",
+    )
+    x.add_argument(
+        "--title",
+        action="append",
+        default=[],
+        metavar="ASSIGNMENT=COLUMN",
+        help="canvas: the gradebook column of an assignment, e.g. '01_masks=Masks (4711)'",
+    )
 
     d = sub.add_parser("demo", help="the whole loop on three made-up students")
     d.add_argument("--course", type=pathlib.Path, default=None)
@@ -157,6 +174,19 @@ def main(argv: list[str] | None = None) -> int:
         pages = feedback.feedback(args.course, args.assignments or None)
         print(f"{len(pages)} feedback pages under {args.course / 'feedback'}")
         return 0
+    if args.command == "export":
+        titles = dict(t.split("=", 1) for t in args.title if "=" in t)
+        bad = [t for t in args.title if "=" not in t]
+        if bad:
+            print(f"--title needs ASSIGNMENT=COLUMN, not {bad[0]!r}", file=sys.stderr)
+            return 2
+        try:
+            result = export.export(args.course, args.to, args.out, titles)
+        except export.ExportError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(result.summary(), file=sys.stderr if result.unmatched else sys.stdout)
+        return 1 if result.unmatched else 0
     if args.command == "demo":
         return demo.demo(args.course, jobs=args.jobs, assignment_ids=args.assignments or None)
     if args.command == "execute":

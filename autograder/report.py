@@ -364,34 +364,102 @@ border:1px solid #c8c8c8;border-radius:6px;background:#fafafa}
 .ag-report th,.ag-report td{border:1px solid #ddd;padding:.3em .5em;text-align:left;
 vertical-align:top;font-size:.92em}
 .ag-report th{background:#eee}.ag-report .ag-ok{color:#196c2e}.ag-report .ag-lost{color:#9b1c1c}
+.ag-report .ag-total{font-size:1.1em}
 </style>"""
+WHOLE = "(whole notebook)"
 
 
-def report_html(student: str, rows: list[dict], grades: list[dict], assignment=None) -> str:
-    """The "why points were lost" section (or page body) for one student."""
+def _points(value) -> str:
+    return f"{float(value or 0):g}"
+
+
+def _label(text: str) -> str:
+    """An exercise label as HTML: `name` becomes <code>name</code>, the rest is escaped."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _cell_rows(listed: list[dict], lost: list[dict]) -> list[tuple[str, str, str, str]]:
+    """(exercise, test, points, why) for each graded cell of one notebook, then the rest."""
     e = html.escape
+    by_cell = {r["cell"]: r for r in lost}
+    out = []
+    for c in listed:
+        row = by_cell.pop(c["cell"], None)
+        reason = row["reason"] if row else ""
+        if float(c["points"]) >= float(c["max_points"]):
+            reason = ""
+        elif not reason:
+            reason = "graded by the instructor" if c.get("manual") else "no reason was recorded"
+        test = e(c["cell"]) + (" (hidden tests)" if c.get("hidden") else "")
+        got = f"{_points(c['points'])} of {_points(c['max_points'])}"
+        out.append((_label(c.get("exercise", "")), test, got, e(reason)))
+    for r in by_cell.values():  # the whole notebook, or a cell the gradebook does not list
+        exercise = WHOLE if r["cell"] == WHOLE else ""
+        test = "" if r["cell"] == WHOLE else e(r["cell"])
+        got = f"{_points(r['points'])} of {_points(r['max_points'])}"
+        out.append((exercise, test, got, e(r["reason"])))
+    return out
+
+
+def report_html(
+    student: str,
+    rows: list[dict],
+    grades: list[dict],
+    assignment=None,
+    cells: dict | None = None,
+) -> str:
+    """The grading report for one student: every assignment (with the total) or one.
+
+    ``rows``: the student's rows of ``cell_report.csv`` (the reasons); ``grades``: their
+    rows of ``grades.csv``; ``cells``: (assignment, notebook) -> every graded cell of that
+    notebook (cell, exercise, points, max_points, manual, hidden), from the gradebook.
+    """
+    e = html.escape
+    cells = cells or {}
     parts = [f'<section class="ag-report"><h2>Grading report for {e(student)}</h2>']
-    for g in sorted(grades, key=lambda r: r["assignment"]):
-        if assignment is not None and g["assignment"] != assignment:
-            continue
+    shown = sorted(
+        (g for g in grades if assignment is None or g["assignment"] == assignment),
+        key=lambda r: r["assignment"],
+    )
+    if assignment is None:
+        score = sum(float(g["score"] or 0) for g in shown)
+        top = sum(float(g["max_score"] or 0) for g in shown)
+        parts.append(
+            f'<p class="ag-total">Total over all assignments: <b>{score:g} of {top:g} points</b>'
+            f" ({len(shown)} assignment{'s' if len(shown) != 1 else ''})</p>"
+        )
+    for g in shown:
         mine = [r for r in rows if r["assignment"] == g["assignment"]]
         lost = [r for r in mine if r.get("kind", "lost") == "lost"]
         notes = [r for r in mine if r.get("kind") == "note"]
-        score, top = float(g["score"]), float(g["max_score"])
+        score, top = float(g["score"] or 0), float(g["max_score"] or 0)
         css = "ag-ok" if score >= top else "ag-lost"
         parts.append(
             f'<h3>{e(g["assignment"])}: <span class="{css}">{score:g} of {top:g} points</span></h3>'
         )
-        if lost:
-            parts.append("<table><tr><th>cell</th><th>points</th><th>why</th></tr>")
-            for r in lost:
-                got = f"{float(r['points'] or 0):g} of {float(r['max_points'] or 0):g}"
-                parts.append(
-                    f"<tr><td>{e(r['notebook'])}: {e(r['cell'])}</td><td>{got}</td>"
-                    f"<td>{e(r['reason'])}</td></tr>"
-                )
+        penalty = float(g.get("late_submission_penalty") or 0)
+        if penalty:
+            parts.append(f"<p>Late submission: {penalty:g} points were taken off.</p>")
+        notebooks = sorted(
+            {nb for (a, nb) in cells if a == g["assignment"]} | {r["notebook"] for r in mine}
+        )
+        table = []
+        for notebook in notebooks:
+            table += _cell_rows(
+                cells.get((g["assignment"], notebook), []),
+                [r for r in lost if r["notebook"] == notebook],
+            )
+        if table:
+            parts.append(
+                "<table><tr><th>exercise</th><th>test</th><th>points</th>"
+                "<th>why points were lost</th></tr>"
+            )
+            parts += [
+                f"<tr><td>{a}</td><td>{b}</td><td>{c}</td><td>{d}</td></tr>" for a, b, c, d in table
+            ]
             parts.append("</table>")
-        else:
+        if not lost and score >= top:
             parts.append("<p>No points were lost.</p>")
         if notes:
             parts.append("<p>Notes from the grader:</p><ul>")
@@ -401,37 +469,77 @@ def report_html(student: str, rows: list[dict], grades: list[dict], assignment=N
     return "\n".join(parts)
 
 
-def write_feedback_reports(course_root: pathlib.Path) -> list[pathlib.Path]:
-    """``feedback/<student>/report.html`` per student, and the section in each feedback page."""
+def feedback_pages(course_root: pathlib.Path) -> list[pathlib.Path]:
+    """The pages the grader makes: ``feedback/<student>/<assignment>/<notebook>.html`` for the
+    released notebooks (nothing else in ``feedback/`` gets the report inserted)."""
+    release = course_root / "release"
+    names = (
+        {(a.name, nb.stem) for a in release.iterdir() if a.is_dir() for nb in a.glob("*.ipynb")}
+        if release.is_dir()
+        else set()
+    )
+    folder = course_root / "feedback"
+    students = sorted(d for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+    return [
+        page
+        for student in students
+        for a, nb in sorted(names)
+        if (page := student / a / f"{nb}.html").is_file() and not page.is_symlink()
+    ]
+
+
+def write_feedback_reports(
+    course_root: pathlib.Path, cells: dict | None = None, clean=None
+) -> list[pathlib.Path]:
+    """``feedback/<student>/report.html`` per student, and the section in each feedback page.
+
+    ``cells``: (student, assignment, notebook) -> graded cells (see :func:`report_html`);
+    ``clean``: row -> the reason as students may read it (hidden test code masked).
+    """
     rows = (
         read_rows(course_root / "cell_report.csv")
         if (course_root / "cell_report.csv").exists()
         else []
     )
+    if clean is not None:
+        rows = [dict(r, reason=clean(r)) for r in rows]
     grades = read_rows(course_root / "grades.csv") if (course_root / "grades.csv").exists() else []
+    cells = cells or {}
+    pages = feedback_pages(course_root)
     written = []
     for student in sorted({g["student_id"] for g in grades}):
         mine = [r for r in rows if r["student_id"] == student]
         their = [g for g in grades if g["student_id"] == student]
+        theirs = {(a, nb): c for (s, a, nb), c in cells.items() if s == student}
         folder = course_root / "feedback" / student
         folder.mkdir(parents=True, exist_ok=True)
         page = folder / "report.html"
+        page.unlink(missing_ok=True)  # never write through a link left there
         page.write_text(
             '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Grading report: '
             f"{html.escape(student)}</title>{STYLE}</head><body>\n"
-            f"{report_html(student, mine, their)}\n</body></html>\n",
+            f"{report_html(student, mine, their, cells=theirs)}\n</body></html>\n",
             encoding="utf-8",
         )
         written.append(page)
-        for feedback_page in sorted(folder.glob("*/*.html")):
-            _insert(feedback_page, report_html(student, mine, their, feedback_page.parent.name))
+        for feedback_page in pages:
+            if feedback_page.parent.parent == folder:
+                a = feedback_page.parent.name
+                section = report_html(
+                    student,
+                    [r for r in mine if r["notebook"] == feedback_page.stem],
+                    their,
+                    a,
+                    {k: v for k, v in theirs.items() if k == (a, feedback_page.stem)},
+                )
+                _insert(feedback_page, section)
     return written
 
 
 def _insert(page: pathlib.Path, section: str) -> None:
     text = page.read_text(encoding="utf-8")
     start, end = "<!-- autograder report -->", "<!-- /autograder report -->"
-    if start in text:
+    if start in text and end in text:
         text = text[: text.index(start)] + text[text.index(end) + len(end) :]
     block = f"{start}\n{STYLE}\n{section}\n{end}"
     match = re.search(r"<body[^>]*>", text)

@@ -134,7 +134,7 @@ def read(course_root: pathlib.Path) -> list[dict[str, str]]:
     path = pathlib.Path(course_root) / FILE
     if not path.exists():
         return []
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # (a BOM: edited in Excel)
         reader = csv.DictReader(fh)
         missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
