@@ -7,8 +7,9 @@
   imports at start as Colab's does; matplotlib's font cache built in advance.
 * **A fresh runtime per notebook**: the image as it was made (what the last setup cell
   installed is uninstalled first; runs take turns), an empty folder with the notebook
-  alone, and a fresh home whose ``~/tensorflow_datasets`` holds the stand-in's tfds copy
-  (where tfds on Colab keeps what it downloaded).
+  alone, and a fresh home whose ``~/tensorflow_datasets/downloads`` holds the archives of
+  Oxford-IIIT Pet as tfds keeps what it downloaded, made of the offline stand-in
+  (:func:`ensure_pets_download`); tfds extracts and prepares them there itself.
 * **No network**: a git configuration sends the notebook's ``https://github.com/ORG/REPO``
   to a local published repository (``url.<local>.insteadOf``), so the setup cell's
   unchanged ``%pip install … git+https://github.com/…`` line really runs; pip has no
@@ -32,6 +33,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -116,6 +118,7 @@ class Environment:
 
     @property
     def tfds(self) -> pathlib.Path:
+        """What each run's ``~/tensorflow_datasets`` starts with (:func:`ensure_pets_download`)."""
         return self.root / "tensorflow_datasets"
 
     def installed(self) -> dict[str, str]:
@@ -207,11 +210,39 @@ def ensure_environment(root: pathlib.Path = ROOT) -> Environment:
     return env
 
 
-def ensure_tfds_copy(env: Environment) -> pathlib.Path:
-    """The stand-in's tfds copy that each run's ``~/tensorflow_datasets`` gets."""
-    from unet_course import pets
+def ensure_pets_download(env: Environment) -> pathlib.Path:
+    """Oxford-IIIT Pet as tfds keeps it once downloaded, made of the offline stand-in.
 
-    return pets.prepare_standin_tfds(env.tfds)
+    The stand-in's raw folders packed as the two archives of the real data set
+    (``images.tar.gz``, ``annotations.tar.gz``), under the names and with the ``.INFO``
+    files tfds' download manager gives its downloads, in ``<data_dir>/downloads``. So on
+    the first ``tfds.load('oxford_iiit_pet')`` of a run tfds skips only the transfer: it
+    finds the archives "already downloaded" and extracts and prepares the data set with
+    its own builder, as it does on a fresh Colab runtime (checksum registry included, which
+    needs importlib_resources). Made once, in the course's environment.
+    """
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.download import resource
+
+    from unet_course import standin
+
+    raw = standin.ensure_oxford_standin()
+    marker = (raw / standin.MARKER_NAME).read_text()
+    stamp = env.tfds / "downloads" / standin.MARKER_NAME
+    if stamp.is_file() and stamp.read_text() == marker:
+        return env.tfds
+    shutil.rmtree(env.tfds, ignore_errors=True)
+    name = "oxford_iiit_pet"
+    target = env.tfds / "downloads" / name
+    target.mkdir(parents=True)
+    for url, info in tfds.builder_cls(name).url_infos.items():
+        original = url.rsplit("/", 1)[-1]  # images.tar.gz, annotations.tar.gz
+        path = target / resource.get_dl_fname(url, info.checksum)
+        with tarfile.open(path, "w:gz") as archive:
+            archive.add(raw / original.split(".")[0], arcname=original.split(".")[0])
+        resource.write_info_file(url, path, name, original, info)
+    stamp.write_text(marker)
+    return env.tfds
 
 
 # --------------------------------------------------------------------------- runs

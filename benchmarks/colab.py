@@ -29,8 +29,8 @@ def main(assignment_ids: list[str]) -> None:
     made = f"created in {env.created_in:.0f} s" if env.created_in else "reused"
     print(f"environment: {made} ({env.root})")
     began = time.perf_counter()
-    colablike.ensure_tfds_copy(env)
-    print(f"stand-in tfds copy: {time.perf_counter() - began:.0f} s")
+    colablike.ensure_pets_download(env)
+    print(f"stand-in Oxford-IIIT Pet archives: {time.perf_counter() - began:.0f} s")
     with tempfile.TemporaryDirectory(prefix="bench-colab-") as tmp:
         tmp = pathlib.Path(tmp)
         began = time.perf_counter()

@@ -36,7 +36,7 @@ def image():
         if "No matching distribution" in str(exc) or "Could not find a version" in str(exc):
             pytest.skip(f"pip cannot get Colab's packages here (no index or cache): {exc}")
         raise
-    colablike.ensure_tfds_copy(env)
+    colablike.ensure_pets_download(env)
     _record("environment created in", env.created_in)
     return env
 

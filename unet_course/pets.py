@@ -486,12 +486,6 @@ def _tfds_load(split: str, data_dir: str | os.PathLike | None, hint: str) -> tf.
     return _select_keys(ds)
 
 
-def _default_tfds_dir() -> str:
-    return os.environ.get("TFDS_DATA_DIR") or os.path.join(
-        os.path.expanduser("~"), "tensorflow_datasets"
-    )
-
-
 def _count(ds: tf.data.Dataset) -> int | None:
     n = int(ds.cardinality())
     return n if n >= 0 else None
@@ -519,9 +513,7 @@ def load_pets(
     """
     chosen, reason = resolve_source(source, folder)
     if chosen == "tfds":
-        # tfds' default data_dir: where tfds.load looks when it is given none
-        where = Path(data_dir if data_dir is not None else _default_tfds_dir())
-        synthetic = _tfds_stamp(where).is_file()  # a stand-in copy put there (tests do)
+        synthetic = data_dir is not None and _tfds_stamp(Path(data_dir)).is_file()
         hint = (
             "tfds could not load oxford_iiit_pet (it needs internet the first time). Without "
             "internet use load_pets(source='standin') for the offline stand-in, or "
