@@ -37,6 +37,7 @@ def image():
             pytest.skip(f"pip cannot get Colab's packages here (no index or cache): {exc}")
         raise
     colablike.ensure_pets_download(env)
+    TIMINGS.write_text("{}")
     _record("environment created in", env.created_in)
     return env
 
@@ -50,6 +51,7 @@ def _record(key, seconds):
 def _run(image, published, notebook, assignment, kind):
     done = colablike.run(image, notebook, published.out, STUDENT_URL)
     _record(f"{assignment} {kind}", done.seconds)
+    _record(f"{assignment} {kind}, setup cell", done.cell_seconds("setup"))
     return done
 
 
