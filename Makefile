@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint release check-release solutions lab bench mutants export sandbox-tools clean
+.PHONY: demo test lint release check-release publish solutions lab bench mutants export sandbox-tools clean
 
 $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory sandbox-tools
@@ -34,6 +34,12 @@ release: $(STAMP)
 check-release: $(STAMP)
 	$(BIN)/python -m autograder release --check
 
+## publish: write the student repository into OUT (a git repository) for students and Colab
+## (URL: default [tool.unet-course] student-repository; ASSIGNMENTS: default all)
+OUT ?= build/published
+publish: $(STAMP)
+	$(BIN)/python -m autograder publish $(OUT) $(if $(URL),--url $(URL)) $(ASSIGNMENTS)
+
 ## solutions: execute the reference solutions end to end, keeping their outputs
 solutions: $(STAMP)
 	$(BIN)/python -m autograder execute
@@ -53,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/grading.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/colab.py
 
 # bubblewrap runs student code in a sandbox while grading (no network, no access to
 # solutions/ or other students' files). Installed from the system's packages.

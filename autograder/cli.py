@@ -7,7 +7,19 @@ import json
 import pathlib
 import sys
 
-from autograder import collect, course, demo, execute, export, feedback, grade, release, sandbox
+from autograder import (
+    collect,
+    course,
+    demo,
+    execute,
+    export,
+    feedback,
+    grade,
+    publish,
+    release,
+    sandbox,
+    sources,
+)
 
 DEFAULT_COURSE = course.BUILD / "course"
 
@@ -23,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only report whether notebooks/ is up to date (exit 1 if not)",
     )
+
+    u = sub.add_parser(
+        "publish",
+        help="write the student repository (notebooks, helper package, README; no solutions)",
+    )
+    _publish_arguments(u)
 
     c = sub.add_parser("collect", help="a zip or folder of downloaded notebooks -> submitted/")
     c.add_argument("source", type=pathlib.Path)
@@ -81,6 +99,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _publish_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", type=pathlib.Path, help="the folder (a git repository) to write")
+    p.add_argument("assignments", nargs="*", help="default: all; earlier ones stay published")
+    p.add_argument(
+        "--url",
+        help="the student repository on GitHub (default: [tool.unet-course] in pyproject.toml)",
+    )
+    p.add_argument("--branch", help="its branch (default: the setting's, or main)")
+
+
 def _limit_options(p: argparse.ArgumentParser, with_auto: bool) -> None:
     default = sandbox.Limits()
     p.add_argument(
@@ -122,7 +150,26 @@ def _limits(args, sandboxed: bool) -> sandbox.Limits:
     )
 
 
+def _publish(args) -> int:
+    try:
+        setting = sources.student_repository()
+        repo = sources.Repository(
+            args.url or setting.url, args.branch or (setting.branch if not args.url else "main")
+        )
+        result = publish.publish(args.out, repo, args.assignments or None)
+    except (publish.PublishError, sources.SourceError) as exc:
+        print(f"publish: {exc}", file=sys.stderr)
+        return 2
+    print(publish.describe(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["publish"]:  # OUT --url URL ASSIGNMENTS...: options between positionals
+        p = argparse.ArgumentParser(prog="python -m autograder publish")
+        _publish_arguments(p)
+        return _publish(p.parse_intermixed_args(argv[1:]))
     args = _parser().parse_args(argv)
     if args.command == "release":
         if args.check:

@@ -6,6 +6,11 @@ repository (``python -m autograder publish``), never from this one. Its URL is o
 title cell's ``Open in Colab`` link) and every setup cell's install line
 (``%pip install … "unet-course @ git+URL"``) is generated from it by :func:`apply_links`.
 
+**The setup cell's head.** Every notebook's setup cell (grade id ``setup``) starts with the
+same lines: install the helper package on Colab, import TensorFlow without its start-up
+log. They have one source, ``autograder/setup_head.ipy``; :func:`apply_setup_head` writes
+it over everything up to the template's last line (the notebook's own imports follow).
+
 **Given cells.** A later notebook often needs the reference answers of earlier ones (03
 builds on 02's ``double_conv``, 05 trains 04's ``build_unet``). Such a *given* cell is
 never written by hand: its cell metadata names its sources,
@@ -16,7 +21,7 @@ comment naming where it comes from. A source cell says that it is reused with
 ``"unet_course": {"save": true}``, so whoever edits it knows that later notebooks get the
 edit (the way d2l's ``#@save`` marks code that the book reuses).
 
-:func:`sync` applies both to ``solutions/`` (``release`` runs it before nbgrader generates
+:func:`sync` applies all three to ``solutions/`` (``release`` runs it before nbgrader generates
 the student versions); ``sync(write=False)`` lists what is out of date, which
 ``release --check`` and the tests report.
 """
@@ -38,6 +43,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 PYPROJECT = course.REPO / "pyproject.toml"
+SETUP_HEAD = course.REPO / "autograder" / "setup_head.ipy"
 BADGE = re.compile(r'<a href="https://colab\.research\.google\.com/github/[^"]*">')
 INSTALL = re.compile(r'(unet-course @ git\+)([^"\s]+)')
 GITHUB = re.compile(r"^https://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
@@ -120,6 +126,39 @@ def apply_links(nb, repo: Repository, assignment: str, notebook: str) -> list[st
     return changed
 
 
+# --------------------------------------------------------------------------- setup cell
+
+
+def setup_head(repo: Repository, template: pathlib.Path = SETUP_HEAD) -> str:
+    """The common head of every setup cell, its install line naming ``repo``."""
+    text = template.read_text(encoding="utf-8").rstrip("\n")
+    if len(INSTALL.findall(text)) != 1:
+        raise SourceError(f"{template} must hold one `unet-course @ git+…` install line")
+    return INSTALL.sub(lambda m: m.group(1) + repo.install.removeprefix("git+"), text)
+
+
+def apply_setup_head(nb, repo: Repository, label: str) -> list[str]:
+    """Write the common head over the start of the notebook's setup cell; what changed."""
+    cells = [(i, c) for i, c in enumerate(nb.cells) if nbcode.grade_id(c) == "setup"]
+    if len(cells) != 1:
+        raise SourceError(f"{label}: needs exactly one setup cell (grade id 'setup')")
+    index, cell = cells[0]
+    head = setup_head(repo)
+    last = head.splitlines()[-1]
+    lines = cell.source.split("\n")
+    if last not in lines:
+        raise SourceError(
+            f"{label}: the setup cell has no line {last!r}, so its head cannot be found. Put "
+            f"that line back where the common head ends ({SETUP_HEAD.name}) and run "
+            "`make release`."
+        )
+    new = "\n".join([head, *lines[lines.index(last) + 1 :]])
+    if new == cell.source:
+        return []
+    cell.source = new
+    return [f"cell {index} (setup): common head"]
+
+
 # --------------------------------------------------------------------------- given cells
 
 
@@ -176,7 +215,8 @@ def sync_notebook(
 ):
     """Bring one solution notebook up to date in memory; (notebook, what changed)."""
     nb = nbcode.read(path)
-    changes = [f"{c}" for c in apply_links(nb, repo, path.parent.name, path.stem)]
+    changes = apply_setup_head(nb, repo, f"{path.parent.name}/{path.name}")
+    changes += apply_links(nb, repo, path.parent.name, path.stem)
     cache = {} if cache is None else cache
     for index, cell in enumerate(nb.cells):
         refs = given_spec(cell)

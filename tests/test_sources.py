@@ -53,13 +53,21 @@ def _given_cell(nb):
     return next(c for c in nb.cells if sources.given_spec(c))
 
 
-def test_a_given_cell_edited_by_hand_is_regenerated(tmp_path):
+def _edit(tmp_path, assignment, pick, change):
+    """A copy of solutions/ with one cell of ``assignment`` changed: (solutions, path, old)."""
     solutions = _copy_solutions(tmp_path)
-    path = solutions / "03_decoder" / "03_decoder.ipynb"
+    path = solutions / assignment / f"{assignment}.ipynb"
     nb = nbcode.read(path)
-    original = _given_cell(nb).source
-    _given_cell(nb).source = original.replace("he_normal", "glorot_uniform")
+    old = pick(nb).source
+    pick(nb).source = change(old)
     nbformat.write(nb, path)
+    return solutions, path, old
+
+
+def test_a_given_cell_edited_by_hand_is_regenerated(tmp_path):
+    solutions, path, original = _edit(
+        tmp_path, "03_decoder", _given_cell, lambda s: s.replace("he_normal", "glorot_uniform")
+    )
     fixed, changes = sources.sync_notebook(path, sources.student_repository(), solutions)
     assert changes and "given code" in changes[-1]
     assert _given_cell(fixed).source == original
@@ -106,4 +114,40 @@ def test_a_given_cell_may_use_earlier_notebooks_only(tmp_path):
     _given_cell(nb).metadata["unet_course"]["given"] = ["04_unet/build_unet"]
     nbformat.write(nb, path)
     with pytest.raises(sources.SourceError, match="earlier notebooks"):
+        sources.sync_notebook(path, sources.student_repository(), solutions)
+
+
+# --------------------------------------------------------------------------- the setup cell
+
+
+def _setup_cell(nb):
+    return next(c for c in nb.cells if nbcode.grade_id(c) == "setup")
+
+
+@pytest.mark.parametrize(
+    "path", SOLUTIONS + sorted(course.NOTEBOOKS.glob("*/*.ipynb")), ids=lambda p: str(p.parent)
+)
+def test_every_setup_cell_starts_with_the_common_head(path):
+    head = sources.setup_head(sources.student_repository())
+    cell = _setup_cell(nbcode.read(path))
+    assert cell.source.startswith(head + "\n"), f"run `make release` ({sources.SETUP_HEAD.name})"
+    own = cell.source[len(head):]
+    assert "%pip" not in own, "the notebook's own part of the setup cell installs nothing"
+
+
+def test_an_edited_head_is_regenerated_and_the_notebooks_own_part_kept(tmp_path):
+    solutions, path, original = _edit(
+        tmp_path, "02_encoder", _setup_cell, lambda s: s.replace("--no-deps ", "")
+    )
+    fixed, changes = sources.sync_notebook(path, sources.student_repository(), solutions)
+    assert "cell 2 (setup): common head" in changes
+    assert _setup_cell(fixed).source == original
+
+
+def test_a_setup_cell_without_the_heads_last_line_is_refused(tmp_path):
+    last = sources.setup_head(sources.student_repository()).splitlines()[-1]
+    solutions, path, _ = _edit(
+        tmp_path, "02_encoder", _setup_cell, lambda s: s.replace(last + "\n", "")
+    )
+    with pytest.raises(sources.SourceError, match="head cannot be found"):
         sources.sync_notebook(path, sources.student_repository(), solutions)
