@@ -1,4 +1,4 @@
-"""Hostile and broken submissions, graded in one batch with honest ones (autograder.hostile).
+"""Hostile and broken submissions, graded in one batch with honest ones (tests.hostile).
 
 Every case must get exactly its expected score with a reason a person can read, the
 batch must complete, and the honest reference must get full marks with the same
@@ -11,7 +11,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder import executor, hostile, sandbox
+from autograder import executor, sandbox
+from tests import hostile
 
 slow = pytest.mark.slow
 

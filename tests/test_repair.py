@@ -13,7 +13,8 @@ import pathlib
 import nbformat
 import pytest
 
-from autograder import course, grade, hostile, repair
+from autograder import course, grade, repair
+from tests import hostile
 
 ASSIGNMENT = "01_masks"
 
