@@ -73,6 +73,15 @@ def test_notes_explain_what_the_grader_did(batch):
         problems += [
             f"{case.student}: no note with {n!r} in {notes!r}" for n in case.notes if n not in notes
         ]
+        for cell, text in case.cell_notes.items():
+            if not any(
+                r["student_id"] == case.student
+                and r["kind"] == "note"
+                and r["cell"] == cell
+                and text in r["reason"]
+                for r in batch.rows
+            ):
+                problems.append(f"{case.student}: no note for {cell} with {text!r}")
     assert not problems, "\n".join(problems)
 
 

@@ -148,9 +148,9 @@ class TestGuard(HasTraits):
         found = _expression(reply)
         if found:
             return (
-                f"{INTERFERED}: while this test ran, the submission changed {_shown(found)} "
-                "(found by the grader's check at the end of the test; the test gets no "
-                "points, and the submission needs a person to review it)"
+                f"{INTERFERED} while this test ran (found by the grader's check at its end; "
+                "no points, and the submission needs a person to review it): it changed "
+                f"{_shown(found, 5)}"
             )
         if found is None and not has_error(cell):
             return (

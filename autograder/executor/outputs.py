@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import re
+
 import zmq
 from jupyter_core.utils import ensure_async, run_sync
 from nbformat import NotebookNode
@@ -21,6 +23,8 @@ from traitlets import HasTraits, Int
 
 from autograder.executor.common import is_test
 from autograder.sandbox import MiB
+
+CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?=[^\n])")  # text a later \r writes over
 
 
 class OutputCaps(HasTraits):
@@ -85,18 +89,27 @@ def without_scores(cell) -> None:
 
 
 def stderr_as_text(cell) -> None:
-    """A test cell's stderr streams as plain text (``display_data``), not a failure."""
-    outputs = []
+    """A test cell's stderr streams as one plain text output (``display_data``), not a failure.
+
+    The pieces are joined where the first one was, and carriage returns are applied the
+    way a terminal would (a progress bar keeps its last state).
+    """
+    outputs, merged = [], None
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            if merged is None:
+                merged = NotebookNode(
+                    output_type="display_data",
+                    data={"text/plain": ""},
+                    metadata={"autograder": {"stream": "stderr"}},
+                )
+                outputs.append(merged)
             text = output.get("text", "")
-            text = "".join(text) if isinstance(text, list) else text
-            output = NotebookNode(
-                output_type="display_data",
-                data={"text/plain": text},
-                metadata={"autograder": {"stream": "stderr"}},
-            )
-        outputs.append(output)
+            merged.data["text/plain"] += "".join(text) if isinstance(text, list) else text
+        else:
+            outputs.append(output)
+    if merged is not None:
+        merged.data["text/plain"] = CARRIAGE_RETURN.sub("", merged.data["text/plain"])
     cell.outputs = outputs
 
 

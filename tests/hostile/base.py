@@ -45,6 +45,7 @@ class Case:
     whole: bool = False  # the whole notebook gets 0
     reasons: dict[str, str] = dataclasses.field(default_factory=dict)  # cell -> text in reason
     notes: list[str] = dataclasses.field(default_factory=list)  # texts among the notes
+    cell_notes: dict[str, str] = dataclasses.field(default_factory=dict)  # cell -> note text
     sandbox_only: bool = False  # the expectation holds only with the sandbox
     max_score: float = 0.0
     expected: float = 0.0

@@ -40,6 +40,7 @@ def runaway(r: Release, ctx: dict):
         f"an infinite loop in the answer cell {a.grade_id}",
         lost=a.tests,
         reasons={t: "timed out" for t in a.tests},
+        cell_notes={a.grade_id: "not graded itself"},
     )
     yield case, {f"{r.notebook}.ipynb": dump(nb)}
 
@@ -285,3 +286,85 @@ def output_flood(r: Release, ctx: dict):
         "h_big_output", "megabytes of output (30 MB in one line, 300,000 lines)", notes=["cut at"]
     )
     yield case, {f"{r.notebook}.ipynb": dump(nb)}
+
+
+def exits(r: Release, ctx: dict):
+    """exit()/quit() end the kernel a moment after their cell; sys.exit() stops the cell."""
+    nb, a = r.reference(), r.answer(0)
+    cell = nb.cells[index(nb, a.grade_id)]
+    cell.source += "\n\nexit()  # done for today\n"
+    yield (
+        Case(
+            "h_exit",
+            f"exit() at the end of the answer cell {a.grade_id}",
+            lost=a.tests,
+            reasons={t: "exit()" for t in a.tests},
+            notes=["ran the cells before it again"],
+        ),
+        {f"{r.notebook}.ipynb": dump(nb)},
+    )
+    nb, a2, a3 = r.reference(), r.answer(2), r.answer(3)
+    nb.cells[index(nb, a2.grade_id)].source += "\n\nquit()\n"
+    cell = nb.cells[index(nb, a3.grade_id)]
+    cell.source = 'import sys\nsys.exit("not finished")\n\n' + cell.source
+    yield (
+        Case(
+            "h_quit_sys_exit",
+            f"quit() at the end of {a2.grade_id}, sys.exit() at the top of {a3.grade_id}",
+            lost=a2.tests + a3.tests,
+            reasons={**{t: "exit()" for t in a2.tests}, **{t: "sys.exit()" for t in a3.tests}},
+        ),
+        {f"{r.notebook}.ipynb": dump(nb)},
+    )
+
+
+def old_format(r: Release, ctx: dict):
+    nb = r.reference()
+    yield (
+        Case("h_nbformat3", "the reference solution saved as nbformat 3", notes=["nbformat 3"]),
+        {f"{r.notebook}.ipynb": nbformat.writes(nb, version=3)},
+    )
+
+
+LOGGING = {  # correct code that writes to stderr: a log line, a print, a progress bar
+    0: "import logging\n\n_quiet_{name} = {name}\n\n\ndef {name}(*args, **kwargs):\n"
+    "    logging.warning('{name}: %d argument(s)', len(args))\n"
+    "    return _quiet_{name}(*args, **kwargs)\n",
+    1: "import sys\n\n_quiet_{name} = {name}\n\n\ndef {name}(*args, **kwargs):\n"
+    "    print('{name}: working', file=sys.stderr)\n"
+    "    return _quiet_{name}(*args, **kwargs)\n",
+    2: "try:\n    from tqdm import tqdm\nexcept ImportError:  # the same kind of output by hand\n"
+    "    def tqdm(items, **kwargs):\n        import sys\n"
+    "        for i, item in enumerate(items):\n"
+    "            print(f'\\r{{i}}/{{len(items)}}', end='', file=sys.stderr)\n"
+    "            yield item\n\n_quiet_{name} = {name}\n\n\ndef {name}(*args, **kwargs):\n"
+    "    for _ in tqdm(range(3), desc='{name}'):\n        pass\n"
+    "    return _quiet_{name}(*args, **kwargs)\n",
+}
+
+
+def honest_noise(r: Release, ctx: dict):
+    """Correct answers that log to stderr, and a plain cell that never ends: full marks."""
+    nb = r.reference()
+    for k, template in LOGGING.items():
+        a = r.answer(k)
+        cell = nb.cells[index(nb, a.grade_id)]
+        cell.source += "\n\n" + template.format(name=a.names[0])
+    yield (
+        Case(
+            "h_logs_stderr",
+            "correct answers that call logging.warning, print to stderr, show a progress bar",
+        ),
+        {f"{r.notebook}.ipynb": dump(nb)},
+    )
+    nb, a = r.reference(), r.answer(1)
+    at = index(nb, a.grade_id)
+    nb.cells.insert(at, nbformat.v4.new_code_cell("while True:  # waiting for nothing\n    pass\n"))
+    yield (
+        Case(
+            "h_slow_plain_cell",
+            f"an infinite loop in a plain code cell (cell {at}, not graded)",
+            cell_notes={f"cell {at}": "not graded itself"},
+        ),
+        {f"{r.notebook}.ipynb": dump(nb)},
+    )

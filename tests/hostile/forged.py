@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 
+from autograder.executor import INTERFERED
 from tests.hostile.base import WRONG, Answer, Case, Release, dump, index, set_answer
 
 
@@ -101,7 +102,7 @@ def tampering(r: Release, ctx: dict):
                 "h_rebinds_helpers",
                 f"wrong {a0.grade_id} and checks.expect_* = no-ops",
                 lost=a0.tests,
-                notes=["restored before this test"],
+                notes=["ran with the real test helpers"],
             ),
             {f"{r.notebook}.ipynb": dump(nb)},
         )
@@ -123,7 +124,7 @@ def tampering(r: Release, ctx: dict):
                 "h_replaces_checks",
                 f"wrong {a1.grade_id} and a fake checks module",
                 lost=a1.tests,
-                notes=["restored before this test"],
+                notes=["ran with the real test helpers"],
             ),
             {f"{r.notebook}.ipynb": dump(nb)},
         )
@@ -215,3 +216,132 @@ def aborts(r: Release, ctx: dict):
         ),
         {f"{r.notebook}.ipynb": dump(nb)},
     )
+
+
+# Forgeries that act while a test runs (the student's function is called by the test) and
+# hide before the next request: the guard's check at the end of the test cell sees them.
+UNDO_AFTER_TEST = """
+import unet_course.checks as _c
+
+_originals = dict(vars(_c))
+
+
+def _undo(result=None):  # after the cell: put the real checks back, leave no trace
+    vars(_c).update(_originals)
+    get_ipython().events.unregister("post_run_cell", _undo)
+
+
+def {name}(*args, **kwargs):
+    for _n in _originals:
+        if _n.startswith("expect"):
+            setattr(_c, _n, lambda *a, **k: None)
+    if _undo not in get_ipython().events.callbacks["post_run_cell"]:
+        get_ipython().events.register("post_run_cell", _undo)
+    return _wrong_{name}(*args, **kwargs)
+"""
+FRAME_REBIND = """
+import sys
+import types
+
+
+def {name}(*args, **kwargs):
+    _g = sys._getframe(1).f_globals  # the test's globals: rebind its name `checks`
+    if not isinstance(_g.get("checks"), types.SimpleNamespace):
+        _real = _g.get("checks")
+        _g["checks"] = types.SimpleNamespace(
+            **{{_n: (lambda *a, **k: None) for _n in dir(_real) if _n.startswith("expect")}}
+        )
+
+        def _back(result=None):
+            _g["checks"] = _real
+            get_ipython().events.unregister("post_run_cell", _back)
+
+        get_ipython().events.register("post_run_cell", _back)
+    return _wrong_{name}(*args, **kwargs)
+"""
+PROFILE_HOOK = """
+import sys
+
+import numpy as _np
+
+
+def _rewrite(frame, event, arg):  # every check called from now on compares found with itself
+    if event != "call" or frame.f_globals.get("__name__") != "unet_course.checks":
+        return
+    loc, name = frame.f_locals, frame.f_code.co_name
+    if "expected" in loc and "found" in loc:
+        found = loc["found"]
+        shape = found if isinstance(found, tuple) else tuple(_np.shape(_np.asarray(found)))
+        loc["expected"] = shape if name == "expect_shape" else found
+    if name == "expect_dtype":
+        loc["kinds"] = "biufcmMOSUV"
+    if name == "expect":
+        loc["condition"] = True
+    if name == "expect_values_in":
+        loc["allowed"] = set(_np.unique(_np.asarray(loc["found"])).tolist())
+    if name == "expect_raises":
+        errors = loc["errors"]
+
+        def _raise(e=errors[0] if isinstance(errors, tuple) else errors):
+            raise e("forged")
+
+        loc["call"] = _raise
+
+
+def _unhook(result=None):
+    sys.setprofile(None)
+    get_ipython().events.unregister("post_run_cell", _unhook)
+
+
+def {name}(*args, **kwargs):
+    sys.setprofile(_rewrite)
+    if _unhook not in get_ipython().events.callbacks["post_run_cell"]:
+        get_ipython().events.register("post_run_cell", _unhook)
+    return _wrong_{name}(*args, **kwargs)
+"""
+DISPLAYHOOK = """
+import sys
+
+
+def {name}(*args, **kwargs):
+    sys.displayhook("ok")  # an execute_result: plain nbgrader reads it as full points
+    return _wrong_{name}(*args, **kwargs)
+"""
+
+
+def _wrapped(a: Answer, template: str) -> str | None:
+    """A wrong answer for ``a`` (see WRONG) behind a wrapper built from ``template``."""
+    name = next((n for n in a.names if n in WRONG), None)
+    if name is None:
+        return None
+    wrong = WRONG[name].replace(f"def {name}(", f"def _wrong_{name}(", 1)
+    return wrong + template.format(name=name)
+
+
+def during_tests(r: Release, ctx: dict):
+    """Wrong answers whose functions forge the test that calls them, then hide it."""
+    for k, student, template, title, reason in (
+        (1, "h_displayhook", DISPLAYHOOK, "calls sys.displayhook('ok')", "expected"),
+        (0, "h_undo_after_test", UNDO_AFTER_TEST,
+         "disables the checks during the test, undoes it in a post_run_cell callback",
+         INTERFERED),
+        (2, "h_frame_rebind", FRAME_REBIND,
+         "rebinds the test's `checks` through sys._getframe(1).f_globals (undone after)",
+         INTERFERED),
+        (4, "h_profile_hook", PROFILE_HOOK,
+         "installs a profile hook that rewrites the checks' arguments (removed after)",
+         INTERFERED),
+    ):  # fmt: skip
+        a = r.answer(k)
+        source = _wrapped(a, template)
+        if source is None:
+            continue
+        nb = r.reference()
+        set_answer(nb, a.grade_id, source)
+        case = Case(
+            student,
+            f"wrong {a.grade_id}, whose function {title}",
+            lost=a.tests,
+            reasons={t: reason for t in a.tests},
+        )
+        yield case, {f"{r.notebook}.ipynb": dump(nb)}

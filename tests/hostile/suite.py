@@ -18,8 +18,12 @@ BUILDERS: list[Callable] = [
     broken.editors,
     broken.files,
     broken.output_flood,
+    broken.exits,
+    broken.old_format,
+    broken.honest_noise,
     forged.spies,
     forged.tampering,
+    forged.during_tests,
     forged.aborts,
 ]
 
