@@ -75,7 +75,7 @@ def student_config(course_root: pathlib.Path, student: str, limits: sandbox.Limi
         SaveAutoGrades,
     )
 
-    from autograder.executor import GradingExecute
+    from autograder.executor import GradingExecute, StderrAsText
 
     p = _paths(course_root)
     config = course.load_config(
@@ -95,6 +95,7 @@ def student_config(course_root: pathlib.Path, student: str, limits: sandbox.Limi
             IgnorePattern,
             ClearMetadataPreprocessor,
             LimitOutput,
+            StderrAsText,  # (stderr in a test cell is text, not a failure)
             SaveAutoGrades,
             AssignLatePenalties,
             CheckCellMetadata,

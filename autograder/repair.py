@@ -37,6 +37,7 @@ import re
 import nbformat
 
 MISSING_MARK = "was missing from the submission"
+CONVERTED = "(converted from nbformat 3)"
 DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.M)
 # Code in a student cell that a person should look at: it can interfere with grading.
 REVIEW = [
@@ -82,7 +83,10 @@ def note(kind: str, text: str, cell: str = "") -> dict:
 
 
 def read_notebook(path: pathlib.Path) -> tuple[dict | None, str]:
-    """The notebook's JSON, or None and why it cannot be read."""
+    """The notebook's JSON (nbformat 4), or None and why it cannot be read.
+
+    An old notebook (nbformat 3) is converted: its JSON then has the key ``CONVERTED``.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -100,9 +104,34 @@ def read_notebook(path: pathlib.Path) -> tuple[dict | None, str]:
             f"unreadable file: {path.name} is not valid JSON (line {exc.lineno}, column "
             f"{exc.colno}: {exc.msg}); the file was probably cut short or edited by hand"
         )
+    if isinstance(raw, dict) and (raw.get("nbformat") in (2, 3) or "worksheets" in raw):
+        return upgrade(raw, path.name)
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         return None, f"unreadable file: {path.name} is JSON but not a Jupyter notebook (no cells)"
     return raw, ""
+
+
+def upgrade(raw: dict, name: str) -> tuple[dict | None, str]:
+    """An nbformat 3 notebook (``worksheets``: old Jupyter, some LMS previews) as nbformat 4."""
+    version = raw.get("nbformat") if raw.get("nbformat") in (2, 3) else 3
+    old = dict(raw, nbformat=version, nbformat_minor=raw.get("nbformat_minor", 0))
+    old.setdefault("metadata", {})
+    try:
+        nb = nbformat.convert(nbformat.from_dict(old), 4)
+    except Exception as exc:  # nbformat raises several kinds for broken old notebooks
+        reason = _text(getattr(exc, "message", "")) or str(exc)
+        return None, (
+            f"unreadable file: {name} is an old Jupyter notebook (nbformat 3) that could not "
+            f"be converted: {' '.join(reason.split())[:200]}"
+        )
+    if not isinstance(nb.get("cells"), list):
+        return (
+            None,
+            f"unreadable file: {name} is an old Jupyter notebook (nbformat 3) without cells",
+        )
+    converted = json.loads(json.dumps(nb))
+    converted[CONVERTED] = True
+    return converted, ""
 
 
 def _text(value) -> str:
@@ -508,6 +537,14 @@ def intake(folder: pathlib.Path, name: str, others: list[str], release) -> Intak
     if raw is None:
         result.status, result.reason = "unreadable", problem
         return result
+    if raw.pop(CONVERTED, False):
+        result.notes.append(
+            note(
+                "normalised",
+                f"{path.name} is an old Jupyter notebook (nbformat 3, e.g. from an old "
+                "Jupyter or an LMS preview): converted to nbformat 4 and graded",
+            )
+        )
     nb, notes = normalise(raw, release)
     result.notes += notes
     nb, notes = repair(nb, release)

@@ -94,6 +94,11 @@ def error_reason(name: str, value: str, context: dict | None = None) -> str:
         return "the kernel died while running this cell (crash or out of memory)"
     if name == "NotImplementedError" and not value:
         return "not answered: an exercise this test uses still raises NotImplementedError"
+    if name == "SystemExit":
+        return _short(
+            f"sys.exit() was called (SystemExit: {value}): in a notebook it stops the cell "
+            "with an error, and the rest of the cell does not run"
+        )
     if name == "MemoryError":
         limit = context.get("memory")
         cap = f" (student code may use {limit / (1 << 30):g} GiB)" if limit else ""

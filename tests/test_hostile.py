@@ -1,4 +1,4 @@
-"""Hostile and broken submissions, graded in one batch with honest ones (autograder.hostile).
+"""Hostile and broken submissions, graded in one batch with honest ones (tests.hostile).
 
 Every case must get exactly its expected score with a reason a person can read, the
 batch must complete, and the honest reference must get full marks with the same
@@ -11,7 +11,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder import executor, hostile, sandbox
+from autograder import executor, sandbox
+from tests import hostile
 
 slow = pytest.mark.slow
 
@@ -72,6 +73,15 @@ def test_notes_explain_what_the_grader_did(batch):
         problems += [
             f"{case.student}: no note with {n!r} in {notes!r}" for n in case.notes if n not in notes
         ]
+        for cell, text in case.cell_notes.items():
+            if not any(
+                r["student_id"] == case.student
+                and r["kind"] == "note"
+                and r["cell"] == cell
+                and text in r["reason"]
+                for r in batch.rows
+            ):
+                problems.append(f"{case.student}: no note for {cell} with {text!r}")
     assert not problems, "\n".join(problems)
 
 
@@ -183,6 +193,8 @@ def test_time_outs_crashes_and_limits_are_contained(tmp_path):
     assert "CellTimeoutError" in errors[6] or executor.TIME_LIMIT in errors[6]
     kinds = [e["kind"] for e in events]
     assert kinds.count("restart") == 2
+    timeouts = [e for e in events if e["kind"] == "timeout"]  # ungraded cells: a note each
+    assert timeouts[0]["cell"] == "cell 1" and "not graded" in timeouts[0]["text"]
 
 
 def test_notebook_time_limit_stops_the_rest(tmp_path):
@@ -250,3 +262,146 @@ def test_without_the_sandbox_limits_and_private_folders_remain(tmp_path):
     assert (
         errors[3] == [executor.KERNEL_DIED] and nb.cells[4].outputs[0].text == "after the crash\n"
     )
+
+
+def test_exit_and_quit_end_their_own_cell_and_are_not_run_again(tmp_path):
+    nb = _notebook(
+        "x = 1",
+        "def g():\n    return 2\nexit()",  # ends the kernel a moment after the cell
+        "print(x)",  # the next cell runs (in a new kernel), not blamed
+        "assert g() == 2",  # the exit() cell was not run again: g is missing
+        "quit()",
+        "print('after quit', x)",
+        "import sys\nsys.exit(3)",  # only stops the cell (IPython), the kernel lives on
+        "exit(keep_kernel=True)",
+        "print('end')",
+        graded=(3,),
+    )
+    nb, errors, events = _run(nb, tmp_path, timeout=20)
+    assert errors == [
+        [], [executor.KERNEL_DIED], [], ["NameError"], [executor.KERNEL_DIED], [],
+        ["SystemExit"], [], [],
+    ]  # fmt: skip
+    assert "exit() or quit() in this cell" in nb.cells[1].outputs[-1].evalue
+    assert nb.cells[2].outputs[0].text == "1\n" and nb.cells[8].outputs[0].text == "end\n"
+    assert [e["cell"] for e in events if e["kind"] == "restart"] == ["cell 1", "cell 4"]
+
+
+# Student functions that forge a passing test while it runs, and undo it before the next
+# request: the check at the end of the test cell (in the same execution) must see them.
+UNDO_IN_POST_RUN_CELL = """
+def undo_f(x):
+    import unet_course.checks as c
+    ip = get_ipython()
+    saved = dict(vars(c))
+    for name in list(saved):
+        if name.startswith("expect"):
+            setattr(c, name, lambda *a, **k: None)
+    def undo(result=None):
+        vars(c).update(saved)
+        ip.events.unregister("post_run_cell", undo)
+    ip.events.register("post_run_cell", undo)
+    return x
+"""
+REBIND_THROUGH_FRAME = """
+def frame_f(x):
+    import sys, types
+    caller = sys._getframe(1).f_globals
+    caller["checks"] = types.SimpleNamespace(expect_equal=lambda *a, **k: None)
+    return x
+"""
+PROFILE_HOOK = """
+def profile_f(x):
+    import sys
+    def rewrite(frame, event, arg):  # makes every check compare a value with itself
+        if event == "call" and frame.f_globals.get("__name__") == "unet_course.checks":
+            if "expected" in frame.f_locals:
+                frame.f_locals["expected"] = frame.f_locals["found"]
+    sys.setprofile(rewrite)
+    return x
+"""
+DISPLAYHOOK = """
+def display_f(x):
+    import sys
+    sys.displayhook("ok")  # an execute_result: nbgrader would read it as full points
+    return x
+"""
+LOGS = """
+def logging_f(x):
+    import logging, sys
+    logging.warning("computing %s", x)
+    print("progress 50%", file=sys.stderr)
+    return x
+"""
+
+
+def test_tests_cannot_be_forged_while_they_run(tmp_path):
+    from nbgrader.utils import determine_grade
+
+    from autograder.executor.outputs import stderr_as_text
+
+    nb = _notebook(
+        "from unet_course import checks",
+        UNDO_IN_POST_RUN_CELL,
+        "_y = undo_f(1)\nchecks.expect_equal(_y, 5, 'one is five')",
+        REBIND_THROUGH_FRAME,
+        "_y = frame_f(1)\nchecks.expect_equal(_y, 5, 'one is five')",
+        PROFILE_HOOK,
+        "_y = profile_f(1)\nchecks.expect_equal(_y, 5, 'one is five')",
+        DISPLAYHOOK,
+        "_y = display_f(1)\nchecks.expect_equal(_y, 5, 'one is five')",
+        LOGS,
+        "_y = logging_f(1)\nchecks.expect_equal(_y, 1, 'one is one')",
+        "checks.expect_equal(1, 1, 'after all that, an honest test')",
+        graded=(2, 4, 6, 8, 10, 11),
+    )
+    nb, errors, events = _run(nb, tmp_path, timeout=30)
+    for i in (2, 4, 6):
+        assert errors[i] == [executor.TAMPERED], (i, errors[i])
+        assert executor.INTERFERED in nb.cells[i].outputs[-1].evalue
+    assert "unet_course.checks.expect_equal" in nb.cells[2].outputs[-1].evalue
+    assert "the name 'checks' in the notebook" in nb.cells[4].outputs[-1].evalue
+    assert "sys.setprofile" in nb.cells[6].outputs[-1].evalue
+    assert errors[8] == ["AssertionError"] and errors[10] == [] and errors[11] == []
+    assert [o.output_type for o in nb.cells[8].outputs] == ["display_data", "error"]
+    assert [e["cell"] for e in events if e["kind"] == "tampered"] == ["t2", "t4", "t6"]
+    assert not [e for e in events if e["kind"] == "restored"]  # undone at each test's end
+    points = {}
+    for i in (2, 4, 6, 8, 10, 11):
+        stderr_as_text(nb.cells[i])
+        points[i] = determine_grade(nb.cells[i])[0]
+    assert points == {2: 0, 4: 0, 6: 0, 8: 0, 10: 1, 11: 1}
+    logged = nb.cells[10].outputs[0]
+    assert "computing 1" in logged.data["text/plain"] and "progress 50%" in str(nb.cells[10])
+
+
+def test_keras_is_guarded_before_and_during_tests(tmp_path):
+    structure = (
+        "_inp = keras.Input((8, 8, 2))\n_m = keras.Model(_inp, {f}(_inp))\n"
+        "checks.compare_layers(_m, [checks.spec('InputLayer'), "
+        "checks.spec('Conv2D', activation='relu', initializer='HeNormal')])"
+    )
+    relu_he = "lambda self: dict(_real(self), activation='relu', kernel_initializer='HeNormal')"
+    nb = _notebook(
+        "import keras\nfrom keras import layers\nfrom unet_course import checks",
+        "def plain(x):\n    return layers.Conv2D(4, 3, padding='same')(x)\n"
+        f"_real = layers.Conv2D.get_config\nlayers.Conv2D.get_config = {relu_he}",
+        structure.format(f="plain"),  # restored before: the test sees the real config
+        "def sneaky(x):\n    global _real\n    _real = layers.Conv2D.get_config\n"
+        f"    layers.Conv2D.get_config = {relu_he}\n"
+        "    keras.Model.count_params = lambda self: 0\n"
+        "    return layers.Conv2D(4, 3, padding='same')(x)",
+        structure.format(f="sneaky"),  # patched during the test: caught at its end
+        "checks.expect_params(keras.Model(_inp, plain(_inp)), 76)",
+        graded=(2, 4, 5),
+    )
+    nb, errors, events = _run(
+        nb, tmp_path, timeout=60, guard_modules=["numpy", "unet_course.checks", "keras"]
+    )
+    assert errors[2] == ["AssertionError"] and "activation" in nb.cells[2].outputs[-1].evalue
+    restored = [e["text"] for e in events if e["kind"] == "restored"]
+    assert restored and "Conv2D.get_config" in restored[0]
+    assert errors[4] == [executor.TAMPERED]
+    assert "Conv2D.get_config" in nb.cells[4].outputs[-1].evalue
+    assert "Model.count_params" in nb.cells[4].outputs[-1].evalue
+    assert errors[5] == []

@@ -222,6 +222,40 @@ def test_expect_params():
     )
 
 
+def test_parameters_and_settings_come_from_the_weights_and_keras_own_methods():
+    model = _small_model()
+    conv = model.get_layer("conv_a")
+    conv.count_params = lambda: 0  # patched on the instance, as an answer cell could
+    conv.get_config = lambda: {
+        "filters": 99,
+        "kernel_size": (1, 1),
+        "strides": (1, 1),
+        "padding": "valid",
+        "activation": "linear",
+    }
+    info = checks.describe_layer(conv)
+    assert info["params"] == 224 and info["filters"] == 8 and info["activation"] == "relu"
+    checks.compare_layers(model, EXPECTED)
+    model.count_params = lambda: 1_000_000
+    with pytest.raises(
+        AssertionError,
+        match="count_params\\(\\) says 1000000 parameters, but its weights hold 1,392",
+    ):
+        checks.expect_params(model, 1_000_000)
+
+    class Liar(layers.Conv2D):  # a subclass outside Keras cannot change what is read either
+        def get_config(self):
+            return dict(super().get_config(), activation="relu")
+
+    liar = Liar(4, 3)
+    liar.build((None, 8, 8, 2))
+    assert checks.describe_layer(liar)["activation"] == "linear"
+    with pytest.raises(AssertionError, match="expected a Keras model or layer, got str"):
+        checks.expect_params("model", 3)
+    with pytest.raises(AssertionError, match="not built yet"):
+        checks.expect_params(layers.Dense(3), 12)
+
+
 def test_expect_keras_tensor():
     tensor = keras.Input(shape=(6, 8, 3))
     checks.expect_keras_tensor(tensor, (None, 6, 8, 3), "t")

@@ -12,7 +12,8 @@ import shutil
 
 import pytest
 
-from autograder import course, grade, hostile, sandbox
+from autograder import course, grade, sandbox
+from tests import hostile
 
 pytestmark = pytest.mark.slow
 STUDENTS = ["reference", "partial", "h_segfault", "h_stripped", "h_invalid_json", "h_missing"]

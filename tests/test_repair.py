@@ -13,7 +13,8 @@ import pathlib
 import nbformat
 import pytest
 
-from autograder import course, grade, hostile, repair
+from autograder import course, grade, repair
+from tests import hostile
 
 ASSIGNMENT = "01_masks"
 
@@ -171,6 +172,27 @@ def test_colab_quirks_are_normalised(tmp_path, r):
     assert result.nb.metadata["kernelspec"] == r.release.metadata["kernelspec"]
     assert all("colab" not in c.metadata for c in result.nb.cells)
     nbformat.validate(result.nb)
+
+
+def test_old_notebooks_are_converted_and_matched(tmp_path, r):
+    old = json.loads(nbformat.writes(r.reference(), version=3))
+    assert "worksheets" in old and old["nbformat"] == 3
+    result = intake(tmp_path, r, json.dumps(old))
+    assert result.status == "ok" and kinds(result.notes) == ["normalised"]
+    assert "nbformat 3" in result.notes[0]["text"]
+    assert graded_ids(result.nb) == graded_ids(r.release)
+    answers = [c.source for c in result.nb.cells if gid(c) == r.answer(0).grade_id]
+    assert answers == [c.source for c in r.reference().cells if gid(c) == r.answer(0).grade_id]
+    nbformat.validate(result.nb)
+    del old["nbformat"]  # an LMS preview that kept only the worksheets
+    assert intake(tmp_path, r, json.dumps(old)).status == "ok"
+
+
+def test_broken_old_notebook_says_why(tmp_path, r):
+    broken = {"nbformat": 3, "nbformat_minor": 0, "worksheets": [{"cells": [{"cell_type": 1}]}]}
+    result = intake(tmp_path, r, json.dumps(broken))
+    assert result.status == "unreadable"
+    assert "old Jupyter notebook (nbformat 3)" in result.reason
 
 
 def test_wrongly_named_and_extra_files(tmp_path, r):

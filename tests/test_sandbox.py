@@ -2,7 +2,7 @@
 
 The direct tests start a sandboxed kernel (no TensorFlow: seconds) in a made-up course
 and try what hostile code would; the batch tests check the same protections on the
-hostile suite (autograder.hostile) as graded. Without a working bubblewrap the
+hostile suite (tests.hostile) as graded. Without a working bubblewrap the
 sandbox tests are skipped, and ``--sandbox auto`` must fall back with a warning.
 """
 
@@ -21,7 +21,8 @@ import threading
 import nbformat
 import pytest
 
-from autograder import course, hostile, sandbox
+from autograder import course, sandbox
+from tests import hostile
 
 needs_bwrap = pytest.mark.skipif(sandbox.probe() is not None, reason=str(sandbox.probe()))
 

@@ -1,9 +1,15 @@
 """Kept for the autograder: protection of the test helpers inside a kernel being graded.
 
 Not for students, and not used by the notebooks themselves. The grader calls
-:func:`install` once, before the first cell of a notebook runs, and :func:`restore`
-before every graded test cell. ``install`` takes a snapshot of what the tests rely on;
-``restore`` puts back whatever student code changed since, and says what it was:
+:func:`install` once, before the first cell of a notebook runs, :func:`restore` before
+every graded test cell, and :func:`after` at the end of every graded test cell, *inside
+the cell's own execution* (the grader appends the call to the code it sends, so it runs
+before anything the submission may have queued for after the cell: IPython's
+``post_run_cell`` callbacks, user expressions, the next request). ``install`` takes a
+snapshot of what the tests rely on; ``restore`` puts back whatever student code changed
+since, and says what it was; ``after`` does the same, also removes trace and profile
+hooks, runs a check that must fail, and raises :class:`GradingTampered` when anything
+was found (:func:`verdict` tells the grader what it found, or that it never ran):
 
 * the helper modules' attributes (``checks.expect_array = lambda *a, **k: None``), the
   code of their functions (``checks.expect_array.__code__ = ...``) and their entries in
@@ -11,7 +17,10 @@ before every graded test cell. ``install`` takes a snapshot of what the tests re
 * the names the tests use in the notebook (``checks``, ``np``, ``tf``) when they were
   rebound to something else (``checks = FakeChecks()``);
 * ``builtins`` (``builtins.sorted = ...``) and the watched modules' attributes
-  (``np.any = ...``, ``tf.image.resize = ...``);
+  (``np.any = ...``, ``tf.image.resize = ...``, ``keras.layers.Conv2D = ...``);
+* Keras' classes: everything in the class dicts of the classes of the watched Keras
+  modules and their Keras base classes (``keras.layers.Conv2D.get_config = ...``,
+  ``keras.Model.count_params = ...``, ``keras.Variable.shape``, ``Layer.__call__``);
 * IPython's and the kernel's machinery: input and AST transformers, event callbacks,
   methods replaced on the shell, the kernel or their classes, trace and display hooks.
 
@@ -31,9 +40,28 @@ import types
 _SNAPSHOT: dict | None = None
 
 #: The names test cells use for modules, and the modules they must be.
-ALIASES = {"checks": "unet_course.checks", "np": "numpy", "tf": "tensorflow"}
+ALIASES = {
+    "checks": "unet_course.checks",
+    "np": "numpy",
+    "tf": "tensorflow",
+    "keras": "keras",
+    "layers": "keras.layers",
+}
 #: Submodules whose attributes are watched too (when their parent is watched).
-SUBMODULES = {"tensorflow": ("image", "math", "nn", "random", "dtypes")}
+SUBMODULES = {
+    "tensorflow": ("image", "math", "nn", "random", "dtypes"),
+    "keras": ("layers", "models", "initializers", "activations", "ops"),
+}
+#: Class attributes Python itself adds on first access (``cls.__annotations__``).
+_LAZY = {"__annotations__"}
+#: What :func:`after` found, by the nonce the grader gave it.
+_VERDICTS: dict[str, list[str]] = {}
+
+
+class GradingTampered(Exception):
+    """Raised by :func:`after`: the submission changed the tests' machinery during a test."""
+
+
 _SHELL_LISTS = ("input_transformers_cleanup", "input_transformers_post", "ast_transformers")
 
 
@@ -47,6 +75,20 @@ def _functions(namespace: dict) -> dict:
 
 def _callables(obj) -> dict:
     return {k: v for k, v in vars(obj).items() if callable(v) and not isinstance(v, type)}
+
+
+def _keras_classes(watched: dict[str, types.ModuleType]) -> list[type]:
+    """The classes of the watched Keras modules and their Keras base classes."""
+    found: dict[int, type] = {}
+    for name, module in watched.items():
+        if name.split(".")[0] != "keras":
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, type):
+                for cls in value.__mro__:
+                    if (getattr(cls, "__module__", "") or "").split(".")[0] == "keras":
+                        found.setdefault(id(cls), cls)
+    return list(found.values())
 
 
 def _shell():
@@ -90,11 +132,32 @@ def install(modules=("numpy", "unet_course.checks")) -> list[str]:
         },
         "builtins": dict(vars(builtins)),
         "classes": [(c, _callables(c)) for c in classes],
+        "keras": [(c, dict(vars(c))) for c in _keras_classes(watched)],
         "shell": _shell_state(shell),
-        "sys": {k: getattr(sys, k) for k in ("displayhook", "excepthook", "stdout", "stderr")},
+        "sys": _sys_hooks(),
         "threads": {t.ident for t in threading.enumerate()},
     }
     return sorted(watched)
+
+
+def _sys_hooks() -> dict:
+    return {k: getattr(sys, k) for k in ("displayhook", "excepthook", "stdout", "stderr")}
+
+
+def note_cell_state() -> None:
+    """Run as cell code right after :func:`install`: what is different while a cell runs.
+
+    IPython and the kernel swap some builtins (``input``, ``exit``) and ``sys`` hooks
+    (``displayhook``, ``excepthook``) for the time a cell runs; :func:`after`, which runs
+    inside a cell, compares with these.
+    """
+    if _SNAPSHOT is not None:
+        _SNAPSHOT["cell"] = {"builtins": dict(vars(builtins)), "sys": _sys_hooks()}
+
+
+def _same(now, saved) -> bool:
+    # (a bound method is a new object each time it is looked up: ``kernel.raw_input``)
+    return now is saved or (isinstance(saved, types.MethodType) and now == saved)
 
 
 def _shell_state(shell) -> dict:
@@ -132,14 +195,18 @@ def _restore_instance(obj, saved: dict, label: str, changed: list[str]) -> None:
             changed.append(f"{label}.{key}")
 
 
-def restore(namespace: dict | None = None) -> list[str]:
-    """Put back everything of the snapshot that changed; return what was changed."""
+def restore(namespace: dict | None = None, in_cell: bool = False) -> list[str]:
+    """Put back everything of the snapshot that changed; return what was changed.
+
+    ``in_cell``: called from inside a cell (see :func:`note_cell_state`).
+    """
     snap = _SNAPSHOT
     if snap is None:
         return ["(the grader's snapshot is missing)"]
     changed: list[str] = []
-    for key, value in snap["builtins"].items():
-        if vars(builtins).get(key) is not value:
+    hooks = snap.get("cell", snap) if in_cell else snap
+    for key, value in hooks["builtins"].items():
+        if not _same(vars(builtins).get(key), value):
             setattr(builtins, key, value)
             changed.append(f"builtins.{key}")
     for name, module in snap["modules"].items():
@@ -186,9 +253,11 @@ def restore(namespace: dict | None = None) -> list[str]:
             if current.get(key) is not value:
                 setattr(cls, key, value)
                 changed.append(f"{cls.__name__}.{key}")
+    for cls, saved in snap["keras"]:
+        _restore_class(cls, saved, changed)
     _restore_shell(snap["shell"], changed)
-    for key, value in snap["sys"].items():
-        if getattr(sys, key) is not value:
+    for key, value in hooks["sys"].items():
+        if not _same(getattr(sys, key), value):
             setattr(sys, key, value)
             changed.append(f"sys.{key}")
     if sys.gettrace() is not None:
@@ -200,6 +269,28 @@ def restore(namespace: dict | None = None) -> list[str]:
     threading.settrace(None)
     threading.setprofile(None)
     return changed
+
+
+def _restore_class(cls: type, saved: dict, changed: list[str]) -> None:
+    """Put a class dict back as it was: changed, added and deleted attributes."""
+    current = vars(cls)
+    for key in [k for k in current if k not in saved and k not in _LAZY]:
+        try:
+            delattr(cls, key)
+        except (AttributeError, TypeError):
+            pass
+        changed.append(f"{cls.__module__}.{cls.__qualname__}.{key}")
+    for key, value in saved.items():
+        if key in _LAZY or current.get(key, _MISSING) is value:
+            continue
+        try:
+            setattr(cls, key, value)
+        except (AttributeError, TypeError):
+            pass
+        changed.append(f"{cls.__module__}.{cls.__qualname__}.{key}")
+
+
+_MISSING = object()
 
 
 def _restore_shell(state: dict, changed: list[str]) -> None:
@@ -236,3 +327,48 @@ def new_threads() -> list[str]:
     if _SNAPSHOT is None:
         return []
     return sorted(t.name for t in threading.enumerate() if t.ident not in _SNAPSHOT["threads"])
+
+
+def after(nonce: str, a: int, b: int, restore_helpers: bool = True) -> None:
+    """End of a graded test cell: undo and report what changed during it, then a canary.
+
+    Called by the code the grader appends to a test cell (the namespace is the caller's).
+    Trace and profile hooks are removed first (they could act on this very check), then
+    everything :func:`restore` covers is put back; then ``checks.expect_equal(a, b, ...)``
+    must fail with the grader's message. Anything found is kept for :func:`verdict` and
+    raised as :class:`GradingTampered`, so the cell ends in an error either way.
+    """
+    found = [
+        name
+        for name, hook in (("sys.setprofile", sys.getprofile()), ("sys.settrace", sys.gettrace()))
+        if hook is not None
+    ]
+    sys.setprofile(None)
+    sys.settrace(None)
+    namespace = sys._getframe(1).f_globals
+    if restore_helpers:
+        found += [c for c in restore(namespace, in_cell=True) if c not in found]
+    checks = namespace.get("checks") or (_SNAPSHOT or {}).get("modules", {}).get(
+        "unet_course.checks"
+    )
+    try:
+        checks.expect_equal(a, b, f"check {nonce}")
+    except AssertionError as exc:
+        if nonce not in str(exc):
+            found.append("a check that must fail passed (its message was replaced)")
+    except Exception as exc:  # noqa: BLE001 (whatever it is, the check did not work)
+        found.append(f"a check that must fail raised {type(exc).__name__} instead")
+    else:
+        found.append("a check that must fail passed")
+    _VERDICTS[nonce] = found
+    if found:
+        raise GradingTampered(
+            "the submission interfered with the tests: "
+            + ", ".join(found[:8])
+            + (" …" if len(found) > 8 else "")
+        )
+
+
+def verdict(nonce: str) -> list[str] | None:
+    """What :func:`after` found for ``nonce`` ([] nothing), or None if it did not run."""
+    return _VERDICTS.pop(nonce, None)
