@@ -3,8 +3,8 @@
 The builder is taken from the solution notebook ``solutions/04_unet/04_unet.ipynb`` at
 test time: the imports and function definitions of its code cells are executed (nothing
 else, so no model is built or trained on the way), and the tests call the notebook's
-``build_unet``, ``unet_output_size`` and ``nearest_input_sizes``. There is no second
-copy of the builder anywhere.
+``build_unet``, ``unet_output_size``, ``unet_margin`` and ``nearest_input_sizes``. There is
+no second copy of the builder anywhere.
 """
 
 import pytest
@@ -29,7 +29,7 @@ TABLE = {
         (None, 388, 388, 2),
         31_030_658,
     ),
-    "seeds 000/001": (
+    "MachineCurve U-Net": (
         dict(
             input_shape=(100, 100, 3),
             num_classes=3,
@@ -41,7 +41,7 @@ TABLE = {
         (None, 60, 60, 3),
         1_862_979,
     ),
-    "seed 002 tiny U-Net": (
+    "Tiny U-Net": (
         dict(
             input_shape=(256, 256, 3),
             num_classes=1,
@@ -54,7 +54,7 @@ TABLE = {
         (None, 256, 256, 1),
         7_760_097,
     ),
-    "seed 003 CARLA": (
+    "CARLA U-Net": (
         dict(
             input_shape=(96, 128, 3),
             num_classes=23,
@@ -71,7 +71,7 @@ TABLE = {
     ),
 }
 
-# Seed 003's model summary (layer type, output shape, parameters), in its order.
+# The CARLA model's published summary (layer type, output shape, parameters), in its order.
 CARLA_SUMMARY = [
     ("InputLayer", (None, 96, 128, 3), 0),
     ("Conv2D", (None, 96, 128, 32), 896),
@@ -114,7 +114,9 @@ CARLA_SUMMARY = [
 @pytest.fixture(scope="module")
 def unet():
     """The namespace of the solution notebook's imports and functions."""
-    return nbcode.definitions(NOTEBOOK, ("build_unet", "unet_output_size", "nearest_input_sizes"))
+    return nbcode.definitions(
+        NOTEBOOK, ("build_unet", "unet_output_size", "unet_margin", "nearest_input_sizes")
+    )
 
 
 @pytest.mark.parametrize("source", list(TABLE))
@@ -126,10 +128,10 @@ def test_builder_reproduces_the_table(unet, source):
     assert model.count_params() == params, f"{source}: {model.count_params():,} != {params:,}"
 
 
-def test_carla_model_matches_the_seed_summary_layer_by_layer(unet):
+def test_carla_model_matches_its_published_summary_layer_by_layer(unet):
     from unet_course import checks
 
-    model = unet["build_unet"](**TABLE["seed 003 CARLA"][0])
+    model = unet["build_unet"](**TABLE["CARLA U-Net"][0])
     checks.compare_layers(model, [checks.spec(*row) for row in CARLA_SUMMARY], "CARLA U-Net")
     dropout = [layer.rate for layer in model.layers if type(layer).__name__ == "Dropout"]
     assert dropout == [0.3, 0.3]
@@ -156,7 +158,7 @@ def test_paper_model_crops_its_skips_as_the_paper_says(unet):
 
 
 def test_tiny_unet_head_is_a_sigmoid(unet):
-    model = unet["build_unet"](**TABLE["seed 002 tiny U-Net"][0])
+    model = unet["build_unet"](**TABLE["Tiny U-Net"][0])
     head = model.layers[-1]
     assert head.get_config()["activation"] == "sigmoid" and head.count_params() == 33
     assert len(model.layers) == 32
@@ -216,3 +218,22 @@ def test_nearest_input_sizes(unet):
 def test_builder_refuses_sizes_that_cannot_work(unet, options):
     with pytest.raises(ValueError):
         unet["build_unet"](**options)
+
+
+@pytest.mark.parametrize(("depth", "margin"), [(1, 2), (3, 20), (5, 92), (6, 188)])
+def test_margin_is_what_the_output_size_loses(unet, depth, margin):
+    assert unet["unet_margin"](depth) == margin
+    assert unet["unet_margin"](depth, "same") == 0
+    below, above = unet["nearest_input_sizes"](300, depth)
+    for size in {below, above} - {None}:
+        assert size - unet["unet_output_size"](size, depth) == 2 * margin
+
+
+def test_builder_makes_the_small_logits_unets_of_the_later_notebooks(unet):
+    """05-07 get build_unet as given code and train small same-padded U-Nets with logits."""
+    model = unet["build_unet"]((64, 64, 3), 3, base_filters=16, depth=4, padding="same")
+    assert tuple(model.output.shape) == (None, 64, 64, 3)
+    assert model.layers[-1].get_config()["activation"] == "linear"
+    assert model.count_params() == 482_067  # what 05 trained with its own builder before
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert "Cropping2D" not in kinds and "Dropout" not in kinds

@@ -500,3 +500,37 @@ def expect_keras_tensor(found: Any, shape: Sequence[int | None], what: str, hint
     got = tuple(None if d is None else int(d) for d in found.shape)
     if got != tuple(shape):
         raise AssertionError(_join(f"{what}: expected shape {tuple(shape)}, got {got}.", hint))
+
+
+def compare_layers_either(
+    found, alternatives, what: str = "model", *, skip_inputs: bool = False, hint: str = ""
+) -> None:
+    """``compare_layers`` against several equally right layer lists; one must match.
+
+    Two right answers can list their layers in different orders: concatenating
+    ``[skip, up]`` instead of ``[up, skip]`` makes Keras list a skip's ``Cropping2D``
+    before the ``Conv2DTranspose`` instead of after it. ``alternatives`` holds one expected
+    list per right answer. When none matches, the message is the one of the alternative
+    whose sequence of layer classes is closest to ``found``, so it points at the student's
+    own mistake and not at the order they chose.
+    """
+    alternatives = list(alternatives)
+    if not alternatives:
+        raise ValueError("compare_layers_either needs at least one expected layer list")
+    failures = []
+    for expected in alternatives:
+        try:
+            compare_layers(found, expected, what, skip_inputs=skip_inputs, hint=hint)
+            return
+        except AssertionError as exc:
+            failures.append(exc)
+    if found is None or len(failures) == 1:
+        raise failures[0]
+    classes = [info.get("class") for _, info in _labelled(found, skip_inputs)]
+
+    def closeness(expected) -> float:
+        want = [info.get("class") for _, info in _labelled(expected, skip_inputs)]
+        return difflib.SequenceMatcher(a=want, b=classes, autojunk=False).ratio()
+
+    best = max(range(len(alternatives)), key=lambda i: closeness(alternatives[i]))
+    raise failures[best]

@@ -135,3 +135,102 @@ def plot_history(history, metrics: Sequence[str] = ("loss",), log_scale: bool = 
         ax.legend()
     fig.tight_layout()
     return fig
+
+
+#: What each arrow of ``plot_unet`` stands for, by the class of the layer it leads to.
+UNET_ARROWS = {
+    "Conv2D": ("tab:blue", "conv 3x3 (with its activation)"),
+    "MaxPooling2D": ("tab:red", "max pooling 2x2"),
+    "Conv2DTranspose": ("tab:green", "up-convolution"),
+    "UpSampling2D": ("tab:green", "up-convolution"),
+    "Cropping2D": ("0.55", "copy and crop (skip connection)"),
+    "Concatenate": ("0.55", "copy and crop (skip connection)"),
+    "Dropout": ("tab:purple", "dropout"),
+    "head": ("tab:cyan", "conv 1x1 (head)"),
+}
+_LEVEL_STEP = {"MaxPooling2D": 1, "Conv2DTranspose": -1, "UpSampling2D": -1}
+
+
+def _parents(layer) -> list[str]:
+    """Names of the layers whose outputs ``layer`` takes as inputs."""
+    inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+    return [t._keras_history[0].name for t in inputs]
+
+
+def unet_layout(model) -> tuple[dict, list]:
+    """Where ``plot_unet`` puts each layer, and the arrows between them.
+
+    Returns ``(nodes, edges)``: ``nodes`` maps a layer's name to ``(x, level, layer)``,
+    ``x`` its position in ``model.layers`` and ``level`` how many poolings it lies below
+    the input; ``edges`` lists ``(parent, child, kind)``, where ``kind`` is a key of
+    ``UNET_ARROWS`` (``"head"`` for the last layer, a 1x1 convolution).
+    """
+    nodes, edges = {}, []
+    for x, layer in enumerate(model.layers):
+        kind = type(layer).__name__
+        if kind == "InputLayer":
+            nodes[layer.name] = (x, 0, layer)
+            continue
+        parents = [p for p in _parents(layer) if p in nodes]
+        level = nodes[parents[0]][1] + _LEVEL_STEP.get(kind, 0) if parents else 0
+        nodes[layer.name] = (x, level, layer)
+        if layer is model.layers[-1] and kind == "Conv2D":
+            kind = "head"
+        elif kind == "Activation" or kind == "ReLU":
+            kind = "Conv2D"
+        for parent in parents:
+            edges.append((parent, layer.name, kind))
+    return nodes, edges
+
+
+def plot_unet(model, ax=None, title: str | None = None):
+    """Draw a U-Net as a U: one box per layer, its channels above it, the levels' sizes.
+
+    The encoder runs down on the left, the decoder up on the right; each arrow's colour
+    says what the layer it leads to does (``UNET_ARROWS``), and the long grey arrows are
+    the skip connections. Drawn with matplotlib from the model's own layers, so it needs
+    neither pydot nor Graphviz (which ``keras.utils.plot_model`` needs).
+    """
+    nodes, edges = unet_layout(model)
+    if ax is None:
+        width = min(16.0, max(8.0, 0.36 * len(nodes)))
+        _, ax = plt.subplots(figsize=(width, 4.8))
+    depth = max(level for _, level, _ in nodes.values())
+    sizes = {}
+    for x, level, layer in nodes.values():
+        shape = tuple(layer.output.shape)
+        sizes.setdefault(level, []).append(shape[1:3])
+        kind = type(layer).__name__
+        face = "white" if kind in ("InputLayer", "Cropping2D", "Dropout") else "0.85"
+        ax.add_patch(plt.Rectangle((x - 0.3, -level - 0.22), 0.6, 0.44, facecolor=face,
+                                   edgecolor="0.2", lw=0.8, zorder=3))
+        ax.text(x, -level + 0.4, str(shape[-1]), ha="center", va="bottom", fontsize=7)
+    used = {}
+    for parent, child, kind in edges:
+        (x0, y0, _), (x1, y1, _) = nodes[parent], nodes[child]
+        color, label = UNET_ARROWS.get(kind, ("0.3", kind))
+        style = dict(arrowstyle="-|>", color=color, lw=1.2, shrinkA=0, shrinkB=0,
+                     ls="--" if kind == "Dropout" else "-")
+        if y0 == y1 and x1 - x0 > 1:
+            # around the boxes in between: skip connections above, short hops below
+            side = 1 if x1 - x0 > 2 else -1
+            y = -y0 + side * 0.31
+            ax.plot([x0, x0, x1], [-y0 + side * 0.22, y, y], color=color, lw=1.4, zorder=2)
+            ax.annotate("", xy=(x1, -y1 + side * 0.22), xytext=(x1, y), arrowprops=style, zorder=2)
+        else:
+            ax.annotate("", xy=(x1 - 0.3, -y1), xytext=(x0 + 0.3, -y0), arrowprops=style,
+                        zorder=2)
+        used.setdefault(label, color)
+    for level, shapes in sizes.items():
+        first, last = shapes[0], shapes[-1]
+        text = "x".join(map(str, first))
+        if last != first:
+            text += f" ... {'x'.join(map(str, last))}"
+        ax.text(-1.2, -level, text, ha="right", va="center", fontsize=8)
+    handles = [plt.Line2D([], [], color=c, lw=2) for c in used.values()]
+    ax.legend(handles, list(used), loc="lower right", fontsize=8, framealpha=0.9)
+    ax.set_xlim(-6, len(nodes) + 0.5)
+    ax.set_ylim(-depth - 0.8, 0.9)
+    ax.axis("off")
+    ax.set_title(title or f"{model.name}: {model.count_params():,} parameters")
+    return ax
