@@ -52,6 +52,12 @@ def test_expect_raises_naming_wants_the_words_in_the_message():
         checks.expect_raises_naming(lambda: 1, ValueError, ["1"], "no error")
     with pytest.raises(AssertionError, match="expected ValueError, got KeyError"):
         checks.expect_raises_naming(lambda: {}["k"], ValueError, ["k"], "wrong error")
+    with pytest.raises(NotImplementedError, match="exercise 1"):  # the stub's own message
+        checks.expect_raises_naming(_stub, ValueError, [], "unanswered")
+
+
+def _stub():
+    raise NotImplementedError("exercise 1 (to_class_ids) is not answered yet")
 
 
 def test_expect_dtype_and_equal():
