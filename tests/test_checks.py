@@ -41,6 +41,25 @@ def test_expect_raises():
         checks.expect_raises(lambda: {}["k"], ValueError, "wrong error")
 
 
+def test_expect_raises_naming_wants_the_words_in_the_message():
+    def bad(values):
+        raise ValueError(f"not a trimap: found {values}")
+
+    checks.expect_raises_naming(lambda: bad([1, 4]), ValueError, ["4"], "names it")
+    with pytest.raises(AssertionError, match=r"should name '7'; its message is"):
+        checks.expect_raises_naming(lambda: bad([1, 4]), ValueError, ["7"], "misses it")
+    with pytest.raises(AssertionError, match="returned normally"):
+        checks.expect_raises_naming(lambda: 1, ValueError, ["1"], "no error")
+    with pytest.raises(AssertionError, match="expected ValueError, got KeyError"):
+        checks.expect_raises_naming(lambda: {}["k"], ValueError, ["k"], "wrong error")
+    with pytest.raises(NotImplementedError, match="exercise 1"):  # the stub's own message
+        checks.expect_raises_naming(_stub, ValueError, [], "unanswered")
+
+
+def _stub():
+    raise NotImplementedError("exercise 1 (to_class_ids) is not answered yet")
+
+
 def test_expect_dtype_and_equal():
     checks.expect_dtype(np.zeros(2, np.uint8), "u", "ids")
     with pytest.raises(AssertionError, match="unsigned integer array, got dtype float32"):

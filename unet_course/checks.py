@@ -534,3 +534,37 @@ def compare_layers_either(
 
     best = max(range(len(alternatives)), key=lambda i: closeness(alternatives[i]))
     raise failures[best]
+
+
+def expect_raises_naming(
+    call: Callable[[], Any],
+    errors: type | tuple[type, ...],
+    words: Sequence[str],
+    what: str,
+) -> None:
+    """``call()`` raises one of ``errors`` with a message that contains each of ``words``.
+
+    For functions whose docstring promises a message that names what was wrong
+    (``ValueError: ... found [1, 2, 4]``): raising is not enough, the message must say it.
+    A function that does not exist (``NameError``) or is not answered yet
+    (``NotImplementedError``) is not a wrong error: that error itself reaches the student,
+    with the grader's reason (e.g. why the answer cell failed).
+    """
+    try:
+        call()
+    except (NameError, NotImplementedError):
+        raise
+    except errors as exc:
+        missing = [w for w in words if w not in str(exc)]
+        if missing:
+            raise AssertionError(
+                f"{what}: the {type(exc).__name__} should name {', '.join(map(repr, missing))}; "
+                f"its message is {str(exc)!r}."
+            ) from None
+        return
+    except Exception as exc:
+        names = (
+            errors.__name__ if isinstance(errors, type) else "/".join(e.__name__ for e in errors)
+        )
+        raise AssertionError(f"{what}: expected {names}, got {type(exc).__name__}: {exc}") from None
+    raise AssertionError(f"{what}: expected an error, but the call returned normally.")
