@@ -70,7 +70,7 @@ def main() -> int:
     x, y, w = (np.concatenate([b[i] for b in batches]) for i in range(3))
     tensors = [tuple(tf.constant(t) for t in b) for b in batches]
 
-    model = nb["build_unet"]((*size, 3), 3, args.base_filters, args.depth)
+    model = nb["build_unet"]((*size, 3), 3, args.base_filters, args.depth, padding="same")
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     print(f"model: {model.count_params():,} parameters; images {size}, batch {args.batch} "

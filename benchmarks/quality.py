@@ -1,14 +1,15 @@
 """What the stand-in reference training of notebook 05 reaches: IoU and Dice on the test split,
 and how long the training takes.
 
-Pipeline, model builder and learning-rate schedule come from the solution notebook
-``solutions/05_training/05_training.ipynb``; the metrics (``confusion_matrix``,
-``summarize``, ``binary_iou_dice``) from ``solutions/06_metrics/06_metrics.ipynb``. Both are
-taken the way the tests take them (imports and function definitions of the code cells,
-solution markers removed). The defaults are notebook 05's local budget: 64x64 images, a
-4-level U-Net from 16 filters, batches of 16, up to 40 epochs with the rate dropping at
-50/75/90% from 1e-3, inverse-frequency class weights, early stopping on the validation loss
-(patience 10, best weights restored).
+Pipeline, model (``make_model``: notebook 04's U-Net, compiled) and learning-rate
+schedule come from the solution notebook ``solutions/05_training/05_training.ipynb``; the
+metrics (``confusion_matrix``, ``summarize``, ``binary_iou_dice``) from
+``solutions/06_metrics/06_metrics.ipynb``. Both are taken the way the tests take them
+(imports and function definitions of the code cells, solution markers removed). The
+defaults are notebook 05's local budget: 64x64 images, a 4-level U-Net from 16 filters,
+batches of 16, up to 40 epochs with the rate dropping at 50/75/90% from 1e-3,
+inverse-frequency class weights on the training and the validation batches, early stopping
+on the (weighted) validation loss (patience 10, best weights restored).
 
 The script prints figures; it asserts nothing. Usage::
 
@@ -67,17 +68,15 @@ def main() -> int:
     keras.utils.set_random_seed(args.seed)
     train_ds = train_nb["make_dataset"](train, size, args.batch, training=True,
                                         class_weights=weights, seed=args.seed)
-    val_ds = train_nb["make_dataset"](val, size, args.batch)
+    val_ds = train_nb["make_dataset"](val, size, args.batch, class_weights=weights)
     test_ds = train_nb["make_dataset"](test, size, args.batch)
     steps = int(train_ds.cardinality())
     next(iter(train_ds))  # the notebook draws one batch for a figure before it trains
     keras.utils.set_random_seed(args.seed)
-    model = train_nb["build_unet"]((*size, 3), 3, args.base_filters, args.depth)
     schedule = train_nb["lr_schedule"](args.epochs, steps, (0.5, 0.75, 0.9),
                                        (1e-3, 3e-4, 3e-5, 3e-6))
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model = train_nb["make_model"]((*size, 3), 3, schedule, base_filters=args.base_filters,
+                                   depth=args.depth)
     stop = keras.callbacks.EarlyStopping(patience=args.patience, restore_best_weights=True)
     started = time.perf_counter()
     history = model.fit(train_ds, validation_data=val_ds, epochs=args.epochs, callbacks=[stop],

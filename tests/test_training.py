@@ -4,8 +4,9 @@ The functions are taken from the solution notebook ``solutions/05_training/05_tr
 at test time: the imports and function definitions of its code cells are executed (with the
 ``### BEGIN/END SOLUTION`` marker lines removed; nothing is trained or loaded on the way),
 and the tests call the notebook's ``preprocess``, ``augment_pair``, ``make_dataset``,
-``lr_schedule``, ``make_callbacks``, ``dice_loss`` and ``build_unet``. There is no second
-copy of them anywhere.
+``make_model``, ``lr_schedule``, ``make_callbacks`` and ``dice_loss``, and the ``build_unet``
+of notebook 04 that its given cell holds (generated from solutions/04_unet). There is no
+second copy of them anywhere.
 """
 
 import numpy as np
@@ -17,8 +18,8 @@ keras = pytest.importorskip("keras")
 from autograder import course, nbcode  # noqa: E402
 
 NOTEBOOK = course.SOLUTIONS / "05_training" / "05_training.ipynb"
-NAMES = ("preprocess", "augment_pair", "make_dataset", "lr_schedule", "make_callbacks",
-         "dice_loss", "build_unet", "bce_dice_loss")
+NAMES = ("preprocess", "augment_pair", "make_dataset", "make_model", "lr_schedule",
+         "make_callbacks", "dice_loss", "build_unet", "bce_dice_loss")
 
 
 @pytest.fixture(scope="module")
@@ -233,12 +234,36 @@ def test_dice_loss_matches_its_formula_and_has_a_gradient(nb):
     assert np.isfinite(gradient).all() and np.abs(gradient).sum() > 0
 
 
-def test_given_unet_has_a_logits_head_and_checks_sizes(nb):
-    model = nb["build_unet"]((32, 48, 3), 23, base_filters=4, depth=4)
+def test_make_model_is_the_given_unet_with_a_logits_head_and_a_loss_from_logits(nb):
+    model = nb["make_model"]((32, 48, 3), 23, 1e-3, base_filters=4, depth=4)
     assert tuple(model.output.shape) == (None, 32, 48, 23)
-    assert model.get_layer("logits").get_config()["activation"] == "linear"
+    assert model.layers[-1].get_config()["activation"] == "linear"
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    y = tf.fill((1, 2, 2, 1), 2)
+    z = tf.constant(np.tile([40.0, 0.0, -40.0], (1, 2, 2, 1)), tf.float32)
+    assert float(model.compute_loss(y=y, y_pred=z)) == pytest.approx(80.0, abs=1e-3)
     with pytest.raises(ValueError):
-        nb["build_unet"]((36, 48, 3), 3, depth=4)
+        nb["make_model"]((36, 48, 3), 3, 1e-3, depth=4)
+
+
+def test_make_model_builds_the_carla_articles_network_on_request(nb):
+    model = nb["make_model"]((96, 128, 3), 23, 1e-3, base_filters=32, depth=5,
+                             upconv_kernel=3, dropout=0.3, extra_conv=True)
+    assert model.count_params() == 8_640_471
+
+
+def test_pipeline_shuffles_examples_not_batches_and_weights_in_float32(nb):
+    examples, _ = _examples(24, 16, seed=2)
+    ds = nb["make_dataset"](examples, (16, 16), 6, training=True,
+                            class_weights=np.array([0.3, 1.0, 2.5]), seed=4)
+    assert ds.element_spec[2].dtype == tf.float32
+    batches = [np.sort(_index(b[0].numpy())) for b in ds]
+    assert not all(np.array_equal(b, np.arange(b[0], b[0] + len(b))) for b in batches)
+
+
+def test_schedule_computes_all_steps_before_the_fraction(nb):
+    schedule = nb["lr_schedule"](3, 90, (0.3, 0.7), (1e-3, 1e-4, 1e-5))
+    assert [int(b) for b in schedule.boundaries] == [81, 189]  # 0.3 * 3 * 90 would give 80
 
 
 def test_a_few_training_steps_lower_the_loss(nb):
@@ -246,8 +271,7 @@ def test_a_few_training_steps_lower_the_loss(nb):
     keras.utils.set_random_seed(0)
     examples, _ = _examples(16, 16, seed=5)
     ds = nb["make_dataset"](examples, (16, 16), 8, training=True, class_weights=[1.0, 1.0, 1.0])
-    model = nb["build_unet"]((16, 16, 3), 3, base_filters=8, depth=2)
-    model.compile(optimizer=keras.optimizers.Adam(nb["lr_schedule"](40, 2, (0.75,), (1e-2, 3e-3))),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = nb["make_model"]((16, 16, 3), 3, nb["lr_schedule"](40, 2, (0.75,), (1e-2, 3e-3)),
+                             base_filters=8, depth=2)
     history = model.fit(ds, epochs=40, shuffle=False, verbose=0)
     assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
