@@ -234,3 +234,114 @@ def plot_unet(model, ax=None, title: str | None = None):
     ax.axis("off")
     ax.set_title(title or f"{model.name}: {model.count_params():,} parameters")
     return ax
+
+
+# --------------------------------------------------------------------------- error analysis
+
+#: Colours of :func:`error_map`'s codes 1, 2, 3 in :func:`show_errors`.
+ERROR_COLORS = np.array([[0.90, 0.10, 0.10], [0.10, 0.55, 1.00], [1.00, 0.85, 0.00]])
+#: What :func:`error_map`'s codes 1, 2, 3 mean.
+ERROR_NAMES = (
+    "false positive (background painted as object)",
+    "false negative (object missed)",
+    "object classes mixed up",
+)
+
+
+def show_confusion(cm, class_names: Sequence[str] | None = TRIMAP_CLASSES, ax=None,
+                   title: str = "confusion matrix, each row divided by its sum"):
+    """A confusion matrix as a heatmap, each row normalised by the class's true pixels.
+
+    Cell (i, j) shows which share of the pixels of true class i was predicted as class j
+    (a row sums to 100 %) and, below it, the count. A class absent from the truth has a
+    blank row. Rows are true classes, columns predicted classes. Returns the figure.
+    """
+    counts = _array(cm)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
+        raise ValueError(f"a confusion matrix is square (K, K), got shape {counts.shape}")
+    k = counts.shape[0]
+    names = list(class_names) if class_names is not None and len(class_names) == k else [
+        str(i) for i in range(k)
+    ]
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.full(counts.shape, np.nan), where=totals > 0)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.4 * k + 2.2, 1.2 * k + 1.4))
+    shown = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    for i in range(k):
+        for j in range(k):
+            if np.isnan(shares[i, j]):
+                continue
+            colour = "white" if shares[i, j] > 0.55 else "black"
+            ax.text(j, i, f"{shares[i, j]:.1%}\n{int(counts[i, j]):,}", ha="center",
+                    va="center", color=colour, fontsize="small")
+    ax.set_xticks(range(k), names)
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04, label="share of the row")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def error_map(true_mask, pred_mask, foreground: Sequence[int] = (0, 2)) -> np.ndarray:
+    """Where a predicted class-id mask is wrong, and how, as codes of the masks' shape.
+
+    0 right; 1 false positive (a background pixel predicted as an object class); 2 false
+    negative (an object pixel predicted as background); 3 an object pixel given the wrong
+    object class (for the trimap: pet and border mixed up). ``foreground`` are the object
+    classes (pet 0 and border 2 of the trimap). A trailing axis of size 1 is dropped from
+    either mask; other shapes must be equal.
+    """
+    truth, pred = _array(true_mask), _array(pred_mask)
+    if truth.ndim and truth.shape[-1] == 1 and truth.ndim == pred.ndim + 1:
+        truth = truth[..., 0]
+    if pred.ndim and pred.shape[-1] == 1 and pred.ndim == truth.ndim + 1:
+        pred = pred[..., 0]
+    if truth.shape != pred.shape:
+        raise ValueError(f"the true mask has shape {truth.shape}, the predicted one {pred.shape}")
+    true_object, pred_object = np.isin(truth, foreground), np.isin(pred, foreground)
+    codes = np.zeros(truth.shape, np.uint8)
+    codes[pred_object & ~true_object] = 1
+    codes[true_object & ~pred_object] = 2
+    codes[true_object & pred_object & (truth != pred)] = 3
+    return codes
+
+
+def show_errors(images, true_masks, pred_masks, num_classes: int = 3,
+                foreground: Sequence[int] = (0, 2), scores=None, n: int = 3,
+                score_name: str = "mean IoU"):
+    """Rows of input, true mask, predicted mask and the errors drawn over the input.
+
+    In the last column the input is shown dimmed and grey; false positives, false
+    negatives and mixed-up object classes (see :func:`error_map`) are painted in the
+    colours of ``ERROR_COLORS``, with a legend. ``scores`` (one per image) go into the
+    row's titles. Returns the figure.
+    """
+    n = min(n, len(images))
+    fig, axes = plt.subplots(n, 4, figsize=(13, 3.2 * n), squeeze=False)
+    for row in range(n):
+        a = axes[row]
+        picture = _as_image(images[row])
+        grey = picture.mean(axis=-1) if picture.ndim == 3 else picture
+        codes = error_map(true_masks[row], pred_masks[row], foreground)
+        shown = np.repeat(0.35 + 0.4 * grey[..., None] / max(float(grey.max()), 1e-9), 3, -1)
+        for code in (1, 2, 3):
+            shown[codes == code] = ERROR_COLORS[code - 1]
+        a[0].imshow(picture)
+        a[1].imshow(colorize(true_masks[row], num_classes), interpolation="nearest")
+        a[2].imshow(colorize(pred_masks[row], num_classes), interpolation="nearest")
+        a[3].imshow(shown, interpolation="nearest")
+        wrong = int((codes > 0).sum())
+        score = f", {score_name} {float(scores[row]):.3f}" if scores is not None else ""
+        titles = ("input" + score, "true mask", "predicted mask",
+                  f"errors: {wrong:,} of {codes.size:,} pixels")
+        for ax, title in zip(a, titles):
+            ax.set_title(title, fontsize="medium")
+            ax.axis("off")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in ERROR_COLORS]
+    fig.legend(handles, ERROR_NAMES, loc="lower center", ncol=3, fontsize="small",
+               bbox_to_anchor=(0.5, -0.01))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig
