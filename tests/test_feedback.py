@@ -294,10 +294,10 @@ def test_every_test_cell_is_labelled_with_its_exercise_and_function():
         for gid, label in labels.items():
             assert re.fullmatch(r"Exercise \d+, `\w+`", label), (assignment, gid, label)
     labels = feedback.exercise_labels(_release("02_encoder"))
-    assert labels["test_encoder_block_hidden"] == "Exercise 2, `encoder_block`"
-    assert labels["test_contracting_path_hidden_valid"] == "Exercise 4, `contracting_path`"
+    assert labels["test_encoder_block_odd"] == "Exercise 2, `encoder_block`"
+    assert labels["test_contracting_path_edges"] == "Exercise 4, `contracting_path`"
     assert feedback.exercise_labels(_release("04_unet"))["test_build_unet_errors"] == (
-        "Exercise 3, `build_unet`"
+        "Exercise 4, `build_unet`"
     )
 
 
