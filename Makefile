@@ -56,6 +56,7 @@ formgrader: $(STAMP)
 ## bench: the benchmark scripts (they print figures)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading.py
+	$(BIN)/python benchmarks/regrade.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/quality.py
 

@@ -82,14 +82,18 @@ def unfinished_message(previous: dict, stale: list[list[str]]) -> str:
         f"It recorded {len(recorded)} of {len(previous.get('students') or [])} student(s)."
     )
     if stale:
-        by_student: dict[str, list[str]] = {}
-        for student, assignment in stale:
-            by_student.setdefault(student, []).append(assignment)
         lines.append(
             "Not graded by it (grades, reports and feedback from before that run, or none): "
-            + "; ".join(f"{s} ({', '.join(a)})" for s, a in sorted(by_student.items()))
+            + _pairs(stale)
         )
     return "\n".join(lines)
+
+
+def _pairs(pairs) -> str:
+    by_student: dict[str, list[str]] = {}
+    for student, assignment in pairs:
+        by_student.setdefault(student, []).append(assignment)
+    return "; ".join(f"{s} ({', '.join(a)})" for s, a in sorted(by_student.items()))
 
 
 class CourseLock:
@@ -181,6 +185,10 @@ class CourseLock:
             ]
             stale = sorted({tuple(p) for p in stale})
             self.unfinished = unfinished_message(self.previous, [list(p) for p in stale])
+        elif stale:
+            self.unfinished = "Still not graded since an earlier grading run did not finish: " + (
+                _pairs(stale)
+            )
         mine = {(s, a) for s in self.students for a in self.assignments}
         self.state = {
             "state": "running",
