@@ -30,9 +30,9 @@ the sandbox of :mod:`autograder.sandbox`.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import pathlib
@@ -156,7 +156,7 @@ def record(
         for kind in ("staged", "autograded"):
             shutil.rmtree(root / kind / student / assignment, ignore_errors=True)
     for name, data in result.files.items():
-        kind, _, rest = name.partition("/")
+        kind, _, rest = task.safe_name(name).partition("/")
         if kind in ("staged", "autograded") and rest.split("/")[0] in assignment_ids:
             target = root / kind / student / rest
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -229,29 +229,22 @@ def _sigterm_stops():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _grade_all(course_root, who, assignment_ids, limits, jobs, run, discard_manual, workdir):
+def _grade_all(course_root, who, assignment_ids, limits, jobs, run, discard_manual, runner):
     shared = task.shared_files(course_root, assignment_ids)
 
-    def one(student: str) -> task.Result:
-        return task.run_isolated(
-            task.build(course_root, student, assignment_ids, limits, shared), workdir
-        )
+    def make_task(student: str) -> task.Task:
+        return task.build(course_root, student, assignment_ids, limits, shared)
 
     outcomes = {}
-    task.allow_workers()
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    results = iter(runner(make_task, who, jobs))
     try:
-        futures = [pool.submit(one, s) for s in who]
-        for future in concurrent.futures.as_completed(futures):
-            result = future.result()
+        for result in results:
             outcomes[result.student] = dict(result.outcome)
             record(course_root, result, assignment_ids, limits, discard_manual)
             run.recorded(result.student)
-    except BaseException:
-        task.stop_workers()
-        raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if hasattr(results, "close"):
+            results.close()  # stops the workers if we did not get to the end
     return [outcomes[s] for s in who]
 
 
@@ -264,15 +257,19 @@ def grade(
     limits: sandbox.Limits | None = None,
     wait: bool = True,
     discard_manual: bool = False,
+    runner=None,
 ) -> dict:
     """Grade students of ``course_root/submitted`` and merge the results into the course.
 
     ``only``: these students (default: all); ``assignment_ids``: these assignments
-    (default: those collected or graded before, see :func:`collected_assignments`). ``sandbox_mode``: ``auto`` (bubblewrap when it works here, else a loud
-    warning), ``on`` (fail without it) or ``off``. ``limits``: time, memory and output
+    (default: those collected or graded before, see :func:`collected_assignments`).
+    ``sandbox_mode``: ``auto`` (bubblewrap when it works here, else a loud warning), ``on``
+    (fail without it) or ``off``. ``limits``: time, memory and output
     limits (default: :class:`autograder.sandbox.Limits`, the production settings).
     ``wait``: wait for another run on this course to finish (else :class:`runlock.CourseBusy`).
     ``discard_manual``: drop manual scores and comments of what is graded.
+    ``runner``: how the tasks run (default :func:`autograder.task.run_local`, worker
+    processes on this machine; see there for the signature).
     """
     course_root = pathlib.Path(course_root).resolve()
     known = course.assignments()
@@ -309,8 +306,9 @@ def grade(
         runtime = tempfile.mkdtemp(prefix="agk-", dir="/tmp" if os.path.isdir("/tmp") else None)
         limits = dataclasses.replace(limits or sandbox.Limits(), sandbox=use, runtime=runtime)
         try:
+            runner = runner or functools.partial(task.run_local, workdir=runtime)
             outcomes = _grade_all(
-                course_root, who, assignment_ids, limits, jobs, run, discard_manual, runtime
+                course_root, who, assignment_ids, limits, jobs, run, discard_manual, runner
             )
             leftovers = sorted(
                 p.name for p in pathlib.Path(runtime).iterdir() if not p.name.startswith("t-")

@@ -19,6 +19,7 @@ student (:func:`crashed`).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import io
 import json
@@ -32,6 +33,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Callable, Iterator
 
 from autograder import course, sandbox
 
@@ -110,7 +112,7 @@ def build(
 # --------------------------------------------------------------------------- packing
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
     parts = pathlib.PurePosixPath(name).parts
     if not parts or name.startswith("/") or any(p in ("..", "") for p in parts) or "\\" in name:
         raise ValueError(f"unsafe path in a grading task or result: {name!r}")
@@ -126,7 +128,7 @@ def pack(item: Task | Result) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("meta.json", json.dumps(meta))
         for name, data in sorted(item.files.items()):
-            archive.writestr(f"files/{_safe(name)}", data)
+            archive.writestr(f"files/{safe_name(name)}", data)
     return buffer.getvalue()
 
 
@@ -135,7 +137,7 @@ def unpack(data: bytes) -> Task | Result:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         meta = json.loads(archive.read("meta.json"))
         files = {
-            _safe(info.filename[len("files/") :]): archive.read(info)
+            safe_name(info.filename[len("files/") :]): archive.read(info)
             for info in archive.infolist()
             if info.filename.startswith("files/") and not info.is_dir()
         }
@@ -151,7 +153,7 @@ def _write_files(root: pathlib.Path, files: dict[str, bytes], mapping: dict[str,
     for name, data in files.items():
         for prefix, folder in mapping.items():
             if name == prefix or name.startswith(prefix + "/"):
-                target = root / folder / _safe(name)[len(prefix) :].lstrip("/")
+                target = root / folder / safe_name(name)[len(prefix) :].lstrip("/")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
 
@@ -463,6 +465,32 @@ def run_isolated(task: Task, workdir: pathlib.Path | None = None) -> Result:
             path.unlink(missing_ok=True)
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_local(
+    make_task: Callable[[str], Task],
+    students: list[str],
+    jobs: int = 1,
+    workdir: pathlib.Path | None = None,
+) -> Iterator[Result]:
+    """Grade ``make_task(student)`` for each student, ``jobs`` at a time, each in a worker
+    process (:func:`run_isolated`); yield the results as they come in.
+
+    This is what ``grade --jobs N`` runs; another runner with the same signature (a Dask
+    cluster, say) can take its place (``grade.grade(runner=...)``). Closing the generator
+    early, or an exception while it waits (Ctrl-C), stops every worker.
+    """
+    allow_workers()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = [pool.submit(lambda s: run_isolated(make_task(s), workdir), s) for s in students]
+        for future in concurrent.futures.as_completed(futures):
+            yield future.result()
+    except BaseException:
+        stop_workers()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _tail(path: pathlib.Path, size: int = 1 << 20) -> bytes:
