@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import pathlib
@@ -84,21 +85,49 @@ def template_path(course_root: pathlib.Path) -> pathlib.Path:
     return pathlib.Path(course_root) / "gradebooks" / "_template.db"
 
 
+def _source_digest(assignment: str) -> str:
+    """What generating ``assignment`` depends on: its source files and the configuration."""
+    import nbgrader
+
+    digest = hashlib.sha256(f"nbgrader {nbgrader.__version__}\n".encode())
+    digest.update(course.CONFIG_FILE.read_bytes())
+    folder = course.SOLUTIONS / assignment
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"\n{path.relative_to(folder).as_posix()}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def prepare(course_root: pathlib.Path, assignment_ids: list[str]) -> None:
-    """Generate this run's assignments into the release and a fresh template gradebook.
+    """Generate this run's assignments into the release and the template gradebook.
 
     The template holds only the assignments' cells and points (what every task grades
-    against); the class gradebook and the other assignments' release are not touched.
+    against), never a student; the class gradebook and the other assignments' release are
+    not touched. An assignment whose sources (and the configuration) did not change since
+    it was generated here is not generated again (``gradebooks/_template.json``).
     """
-    template = template_path(course_root)
+    root = pathlib.Path(course_root)
+    template = template_path(root)
     template.parent.mkdir(parents=True, exist_ok=True)
-    template.unlink(missing_ok=True)
-    release.generate(
-        pathlib.Path(course_root) / "release",
-        assignment_ids,
-        work_dir=course_root,
-        db_url=f"sqlite:///{template}",
-    )
+    stamps_file = template.with_suffix(".json")
+    try:
+        stamps = json.loads(stamps_file.read_text()) if template.exists() else {}
+    except (OSError, ValueError):
+        stamps = {}
+    if not template.exists():
+        stamps = {}
+    digests = {a: _source_digest(a) for a in assignment_ids}
+    todo = [
+        a
+        for a in assignment_ids
+        if stamps.get(a) != digests[a] or not any((root / "release" / a).glob("*.ipynb"))
+    ]
+    for assignment in todo:
+        stamps.pop(assignment, None)
+    runlock.write_json(stamps_file, stamps)
+    if todo:
+        release.generate(root / "release", todo, work_dir=root, db_url=f"sqlite:///{template}")
+    runlock.write_json(stamps_file, dict(stamps, **{a: digests[a] for a in todo}))
 
 
 def students(course_root: pathlib.Path) -> list[str]:

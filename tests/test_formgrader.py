@@ -138,7 +138,7 @@ def test_formgrader_shows_the_class_and_a_manual_grade_reaches_grades_csv(
             page.wait_for_selector("#main-table td.id")
             shown = {
                 row.locator("td.id").inner_text(): row.locator("td.score").inner_text()
-                for row in page.locator("#main-table tbody tr").all()
+                for row in page.locator("#main-table tr").all()
             }
             assert set(shown) == set(ids.values()), shown
             for student, (got, top) in totals.items():
@@ -151,7 +151,7 @@ def test_formgrader_shows_the_class_and_a_manual_grade_reaches_grades_csv(
             page.wait_for_selector("#main-table td.name")
             listed = {
                 row.locator("td.name").inner_text(): row.locator("td.num-submissions").inner_text()
-                for row in page.locator("#main-table tbody tr").all()
+                for row in page.locator("#main-table tr").all()
             }
             for assignment in {a for _, a in _grades(root)}:  # (the others: drafts in solutions/)
                 assert listed.get(assignment) == "3", listed
@@ -171,7 +171,9 @@ def test_formgrader_shows_the_class_and_a_manual_grade_reaches_grades_csv(
             page.click(f"a[href$='/formgrader/manage_students/{partial}/01_masks']")
             page.click("a[href*='/formgrader/submissions/']")
             score = page.locator(f"input.score[id='{cell['cell']}']")
-            score.wait_for()
+            # the page has loaded the scores (the autograder's shows as the placeholder)
+            page.wait_for_function("formgrader.grades.loaded && formgrader.comments.loaded")
+            assert score.get_attribute("placeholder") == "0"
             with page.expect_response(lambda r: "/api/grade/" in r.url and r.ok):
                 score.fill(str(float(cell["max_points"])))
                 score.press("Tab")

@@ -75,6 +75,7 @@ def test_workers_write_only_their_own_files(runs):
         assert {p.name for p in (course_root / folder).iterdir()} <= set(STUDENTS)
     per_student = {p.name for p in (course_root / "gradebooks").iterdir()} - {
         "_template.db",
+        "_template.json",
         "source_with_tests",
     }
     assert len(per_student) == 3 * len(STUDENTS)  # <student>.db, .json and .log
