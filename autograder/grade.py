@@ -86,11 +86,13 @@ def template_path(course_root: pathlib.Path) -> pathlib.Path:
 
 
 def _source_digest(assignment: str) -> str:
-    """What generating ``assignment`` depends on: its source files and the configuration."""
+    """What generating ``assignment`` depends on: its source files, nbgrader and the tool
+    (the configuration and the preprocessors it names live in ``autograder/``)."""
     import nbgrader
 
     digest = hashlib.sha256(f"nbgrader {nbgrader.__version__}\n".encode())
-    digest.update(course.CONFIG_FILE.read_bytes())
+    for path in sorted(course.CONFIG_FILE.parent.glob("*.py")):
+        digest.update(path.read_bytes())
     folder = course.SOLUTIONS / assignment
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         digest.update(f"\n{path.relative_to(folder).as_posix()}\n".encode())

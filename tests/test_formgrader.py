@@ -16,6 +16,7 @@ import csv
 import os
 import pathlib
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -213,6 +214,18 @@ def test_formgrader_shows_the_class_and_a_manual_grade_reaches_grades_csv(
     assert regraded.returncode == 0, regraded.stderr
     assert _grades(root)[partial, "01_masks"] == after[partial, "01_masks"]
     assert "kept when regraded" in (root / "reports" / f"{partial}.csv").read_text()
+
+
+def test_jupyter_finds_the_environments_commands(monkeypatch, tmp_path):
+    """nbgrader runs ``alembic`` to make a gradebook: found without an activated environment."""
+    monkeypatch.setenv("PATH", SYSTEM_PATH)
+    (tmp_path / classbook.CLASS_DB).touch()
+    for _, _, env in (
+        jupyter.lab_command(),
+        jupyter.formgrader_command(tmp_path, browser=False),
+    ):
+        found = shutil.which("alembic", path=env["PATH"])
+        assert found and pathlib.Path(found).parent == pathlib.Path(sys.executable).parent
 
 
 def _repository_files() -> set[str]:

@@ -2,7 +2,8 @@
 run says what the killed one did not finish.
 
 Each test starts real ``python -m autograder grade`` processes on a small course (students
-who hand in the untouched 01_masks, and one with an empty folder, graded in seconds). Every
+who hand in the untouched 01_masks, or one whose first cell sleeps for ten minutes, and one
+with an empty folder). Every
 process a grader starts carries a marker in its environment (kernels keep ``UNET_COURSE_*``
 variables), so the test finds the workers and kernels in ``/proc`` even after their parent
 is gone, and stops whatever it started.
@@ -21,6 +22,7 @@ import sys
 import time
 import uuid
 
+import nbformat
 import pytest
 
 from autograder import course, release, runlock, submissions
@@ -39,6 +41,20 @@ def untouched(tmp_path_factory) -> pathlib.Path:
     release.generate(root / "release", [ASSIGNMENT])
     submissions.write_submissions(root / "release", root / "made", [ASSIGNMENT])
     return root / "made" / "untouched" / ASSIGNMENT
+
+
+@pytest.fixture(scope="module")
+def sleeper(untouched, tmp_path_factory) -> pathlib.Path:
+    """The untouched notebook with a first code cell that sleeps for ten minutes: its
+    grading cannot end by itself while a test waits for the grader to stop."""
+    folder = tmp_path_factory.mktemp("sleeper") / ASSIGNMENT
+    folder.mkdir()
+    for path in untouched.glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+        nb.cells.insert(first, nbformat.v4.new_code_cell("import time\ntime.sleep(600)"))
+        nbformat.write(nb, folder / path.name)
+    return folder
 
 
 def _course(tmp_path, untouched, students=("u1", "u2")) -> pathlib.Path:
@@ -89,7 +105,12 @@ class Grader:
         return found
 
     def kernels(self) -> list[int]:
-        return [pid for pid, cmd in self.processes().items() if "ipykernel" in cmd]
+        """The kernels themselves (not bubblewrap or the launcher that starts them)."""
+        return [
+            pid
+            for pid, cmd in self.processes().items()
+            if "ipykernel" in cmd and "bwrap" not in cmd and "_launch.py" not in cmd
+        ]
 
     def wait_for(self, condition, timeout: float, what: str):
         deadline = time.monotonic() + timeout
@@ -122,15 +143,15 @@ def _run(root: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
-def test_killing_the_grader_leaves_no_worker_or_kernel(tmp_path, untouched, sig):
-    root = _course(tmp_path, untouched)
+def test_killing_the_grader_leaves_no_worker_or_kernel(tmp_path, sleeper, sig):
+    root = _course(tmp_path, sleeper)
     grader = Grader(root, ASSIGNMENT, "--jobs", "2", "--student", "u1", "--student", "u2")
     try:
-        grader.wait_for(grader.kernels, 600, "a kernel to grade a notebook")
+        grader.wait_for(lambda: len(grader.kernels()) == 2, 600, "both workers to run a kernel")
         started = grader.processes()
-        assert len(started) >= 3, started  # the grader, its workers, their kernels
+        assert len(started) >= 5, started  # the grader, its two workers, their kernels
         os.kill(grader.proc.pid, sig)
-        rc = grader.proc.wait(timeout=60)
+        rc = grader.proc.wait(timeout=60)  # the kernels sleep for 600 s: only stopping them ends it
         err = grader.err()
         deadline = time.monotonic() + 30
         while grader.processes() and time.monotonic() < deadline:
