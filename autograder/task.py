@@ -19,12 +19,12 @@ student (:func:`crashed`).
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import io
 import json
 import os
 import pathlib
+import queue
 import shutil
 import signal
 import subprocess
@@ -478,19 +478,45 @@ def run_local(
 
     This is what ``grade --jobs N`` runs; another runner with the same signature (a Dask
     cluster, say) can take its place (``grade.grade(runner=...)``). Closing the generator
-    early, or an exception while it waits (Ctrl-C), stops every worker.
+    early, or an exception while it waits (Ctrl-C), stops every worker. The threads that
+    wait for the workers are daemons and the results come through a queue whose ``get``
+    can be interrupted safely, so a stopped grader never waits for a thread.
     """
     allow_workers()
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs))
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    for student in students:
+        todo.put(student)
+
+    def work() -> None:
+        while not _STOPPING.is_set():
+            try:
+                student = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                done.put((True, run_isolated(make_task(student), workdir)))
+            except BaseException as error:  # noqa: BLE001 (handed to the consumer)
+                done.put((False, error))
+                return
+
+    threads = [
+        threading.Thread(target=work, name=f"grading-{n}", daemon=True)
+        for n in range(max(1, min(jobs, len(students))))
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        futures = [pool.submit(lambda s: run_isolated(make_task(s), workdir), s) for s in students]
-        for future in concurrent.futures.as_completed(futures):
-            yield future.result()
+        for _ in students:
+            ok, value = done.get()
+            if not ok:
+                raise value
+            yield value
     except BaseException:
         stop_workers()
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    for thread in threads:
+        thread.join()
 
 
 def _tail(path: pathlib.Path, size: int = 1 << 20) -> bytes:
