@@ -32,6 +32,10 @@ pytestmark = [
     pytest.mark.skipif(not pathlib.Path("/proc/self/environ").exists(), reason="needs /proc"),
 ]
 ASSIGNMENT = "01_masks"
+RESET_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'autograder', *sys.argv[1:]])"
+)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,9 @@ class Grader:
         run = uuid.uuid4().hex
         self.marker = f"UNET_COURSE_TEST_RUN={run}".encode()
         env = dict(os.environ, UNET_COURSE_TEST_RUN=run)
-        cmd = [sys.executable, "-m", "autograder", "grade", "--course", str(root), *args]
+        # a shell that starts this test in the background makes its children ignore SIGINT,
+        # and Python keeps an ignored SIGINT ignored: give the grader the default back
+        cmd = [sys.executable, "-c", RESET_SIGINT, "grade", "--course", str(root), *args]
         self.log = root.parent / f"grade-{run}.err"
         with open(self.log, "w") as err:
             self.proc = subprocess.Popen(
