@@ -5,11 +5,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the graded course that `make formgrader` and `make export` use (`make demo` grades build/demo)
+COURSE ?= build/demo
+# Jupyter and nbgrader run commands of the environment (e.g. `alembic`): its bin/ goes first
+RUN := PATH="$(abspath $(BIN)):$$PATH"
 
-.PHONY: demo test lint release check-release publish solutions lab bench mutants export sandbox-tools clean
+.PHONY: demo test lint release check-release publish solutions lab formgrader bench mutants \
+	export sandbox-tools browser-tools clean
 
 $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory sandbox-tools
+	@command -v chromium >/dev/null || $(MAKE) --no-print-directory browser-tools
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -44,19 +50,25 @@ publish: $(STAMP)
 solutions: $(STAMP)
 	$(BIN)/python -m autograder execute
 
-## lab: JupyterLab on the student notebooks
+## lab: JupyterLab on the student notebooks (nbgrader's instructor parts off; writes nothing
+## into the repository but the notebooks you edit)
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks
+	$(RUN) $(BIN)/python -m autograder lab
 
-## export: the graded course's grades as Canvas (LMS=canvas) or Moodle (LMS=moodle) imports them
+## formgrader: nbgrader's formgrader on a graded course: COURSE=path (default build/demo)
+formgrader: $(STAMP)
+	$(RUN) $(BIN)/python -m autograder formgrader --course "$(COURSE)"
+
+## export: a graded course's grades as Canvas (LMS=canvas) or Moodle (LMS=moodle) imports them
+## (COURSE=path, default build/demo)
 LMS ?= canvas
-COURSE ?= build/course
 export: $(STAMP)
 	$(BIN)/python -m autograder export --to $(LMS) --course $(COURSE)
 
 ## bench: the benchmark scripts (they print figures)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading.py
+	$(BIN)/python benchmarks/regrade.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/colab.py
@@ -71,6 +83,18 @@ sandbox-tools:
 	else \
 		echo "WARNING: bubblewrap (bwrap) is not installed and could not be installed here;"; \
 		echo "grading will run student code WITHOUT the sandbox. Install it with your package manager."; \
+	fi
+
+# chromium runs the browser test of formgrader (tests/test_formgrader.py, driven by Playwright;
+# Playwright's own browser downloads are never used). Installed from the system's packages.
+browser-tools:
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
+		sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "WARNING: chromium is not installed and could not be installed here; the browser"; \
+		echo "test of formgrader is skipped. Install chromium with your package manager."; \
 	fi
 
 clean:

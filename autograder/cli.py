@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 
 from autograder import (
+    classbook,
     collect,
     course,
     demo,
@@ -15,10 +15,13 @@ from autograder import (
     export,
     feedback,
     grade,
+    jupyter,
     publish,
     release,
+    runlock,
     sandbox,
     sources,
+    task,
 )
 
 DEFAULT_COURSE = course.BUILD / "course"
@@ -54,12 +57,46 @@ def _parser() -> argparse.ArgumentParser:
         f"(default {collect.DEFAULT_MAX_SIZE / collect.MB:g})",
     )
 
-    g = sub.add_parser("grade", help="autograde everything collected; write grades.csv")
+    g = sub.add_parser(
+        "grade",
+        help="autograde what was collected and merge it into the course (class gradebook, "
+        "grades.csv, reports)",
+    )
     g.add_argument("assignments", nargs="*", help="default: all")
     g.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
     g.add_argument("--jobs", type=int, default=1, help="students graded at once")
-    g.add_argument("--student", action="append", help="only these students")
+    g.add_argument(
+        "--student", action="append", help="only this student (repeat for more); others are kept"
+    )
+    g.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="refuse instead of waiting when another grade runs on this course",
+    )
+    g.add_argument(
+        "--discard-manual",
+        action="store_true",
+        help="drop manual scores and comments given in formgrader for what is graded "
+        "(default: keep them)",
+    )
     _limit_options(g, with_auto=True)
+
+    x = sub.add_parser(
+        "grades",
+        help="export grades.csv and the reports again from the class gradebook "
+        "(after manual grading in formgrader)",
+    )
+    x.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
+
+    fg = sub.add_parser("formgrader", help="nbgrader's formgrader (JupyterLab) on a graded course")
+    fg.add_argument("--course", type=pathlib.Path, default=course.BUILD / "demo")
+    fg.add_argument("--port", type=int, default=None)
+    fg.add_argument("--ip", default=None)
+    fg.add_argument("--no-browser", action="store_true")
+
+    lab = sub.add_parser("lab", help="JupyterLab on notebooks/ for students")
+    lab.add_argument("--port", type=int, default=None)
+    lab.add_argument("--no-browser", action="store_true")
 
     f = sub.add_parser("feedback", help="HTML feedback per student and notebook")
     f.add_argument("assignments", nargs="*", help="default: all")
@@ -90,12 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("execute", help="run the solution notebooks, keeping outputs")
     e.add_argument("assignments", nargs="*", help="default: all")
 
-    w = sub.add_parser("grade-student", help=argparse.SUPPRESS)
-    w.add_argument("--course", type=pathlib.Path, required=True)
-    w.add_argument("--student", required=True)
-    w.add_argument("--assignments", nargs="+", required=True)
-    w.add_argument("--runtime-dir", default="")
-    _limit_options(w, with_auto=False)
+    w = sub.add_parser("grade-task", help=argparse.SUPPRESS)
+    w.add_argument("task_file")
+    w.add_argument("result_file")
+    w.add_argument("--parent", type=int, default=0)
     return p
 
 
@@ -146,7 +181,6 @@ def _limits(args, sandboxed: bool) -> sandbox.Limits:
         memory=memory,
         cell_timeout=args.cell_timeout,
         notebook_timeout=args.notebook_timeout,
-        runtime=getattr(args, "runtime_dir", "") or "",
     )
 
 
@@ -201,22 +235,28 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if args.command == "grade":
-        result = grade.grade(
-            args.course,
-            jobs=args.jobs,
-            assignment_ids=args.assignments or None,
-            only=args.student,
-            sandbox_mode=args.sandbox,
-            limits=_limits(args, sandboxed=args.sandbox != "off"),
-        )
-        demo.print_table(result["rows"])
-        print(
-            f"\n{len(result['students'])} students graded in {result['seconds']} s "
-            f"({'in the sandbox' if result['sandbox'] else 'WITHOUT the sandbox'}); "
-            f"grades: {args.course / 'grades.csv'}; why points were lost: "
-            f"{args.course / 'cell_report.csv'}"
-        )
+        return _grade(args)
+    if args.command == "grades":
+        try:
+            rows = grade.export(args.course)
+        except grade.GradeError as exc:
+            print(f"grades: {exc}", file=sys.stderr)
+            return 2
+        demo.print_table(rows)
+        print(f"\ngrades: {args.course / 'grades.csv'} (from {classbook.path(args.course)})")
         return 0
+    if args.command in ("formgrader", "lab"):
+        try:
+            if args.command == "lab":
+                cmd, cwd, env = jupyter.lab_command(port=args.port, browser=not args.no_browser)
+            else:
+                cmd, cwd, env = jupyter.formgrader_command(
+                    args.course, port=args.port, ip=args.ip, browser=not args.no_browser
+                )
+        except FileNotFoundError as exc:
+            print(f"{args.command}: {exc}", file=sys.stderr)
+            return 2
+        return jupyter.run(cmd, cwd, env)
     if args.command == "feedback":
         pages = feedback.feedback(args.course, args.assignments or None)
         print(f"{len(pages)} feedback pages under {args.course / 'feedback'}")
@@ -238,9 +278,40 @@ def main(argv: list[str] | None = None) -> int:
         return demo.demo(args.course, jobs=args.jobs, assignment_ids=args.assignments or None)
     if args.command == "execute":
         return 1 if execute.execute_solutions(args.assignments or None) else 0
-    if args.command == "grade-student":
-        limits = _limits(args, sandboxed=args.sandbox == "on")
-        outcome = grade.grade_student(args.course, args.student, args.assignments, limits)
-        json.dump(outcome, sys.stdout)
-        return 0
+    if args.command == "grade-task":
+        return task.worker_main(args.task_file, args.result_file, args.parent)
     return 2
+
+
+def _grade(args) -> int:
+    try:
+        result = grade.grade(
+            args.course,
+            jobs=args.jobs,
+            assignment_ids=args.assignments or None,
+            only=args.student,
+            sandbox_mode=args.sandbox,
+            limits=_limits(args, sandboxed=args.sandbox != "off"),
+            wait=not args.no_wait,
+            discard_manual=args.discard_manual,
+        )
+    except (grade.GradeError, runlock.CourseBusy, classbook.ClassbookError) as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return 3 if isinstance(exc, runlock.CourseBusy) else 2
+    except (KeyboardInterrupt, grade.Terminated) as exc:
+        print(
+            f"\ngrade: {'interrupted' if isinstance(exc, KeyboardInterrupt) else exc}; the workers "
+            "were stopped. Students recorded so far keep their new results; the next grade "
+            "run on this course lists the others.",
+            file=sys.stderr,
+        )
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143
+    demo.print_table(result["rows"])
+    graded = result["students"]
+    print(
+        f"\n{len(graded)} student(s) graded in {result['seconds']} s "
+        f"({'in the sandbox' if result['sandbox'] else 'WITHOUT the sandbox'}) and merged into "
+        f"the course; grades: {args.course / 'grades.csv'}; why points were lost: "
+        f"{args.course / 'cell_report.csv'}; formgrader: {jupyter.shell_command(args.course)}"
+    )
+    return 0

@@ -14,10 +14,11 @@ from __future__ import annotations
 import csv
 import pathlib
 import shutil
+import sys
 import time
 import zipfile
 
-from autograder import collect, course, feedback, grade, release, submissions
+from autograder import collect, course, feedback, grade, jupyter, release, submissions
 
 EXPECTED = "reference = max, untouched = 0, partial strictly in between"
 USER_IDS = {"reference": 1001, "untouched": 1002, "partial": 1003}  # Canvas user ids
@@ -146,4 +147,10 @@ def demo(
         print(f"\nDEMO FAILED ({EXPECTED}):\n  " + "\n  ".join(problems))
         return 1
     print(f"\nDemo OK: {EXPECTED}.")
+    print(
+        "\nSee the class in nbgrader's formgrader (every assignment, student and score; manual "
+        f"grading):\n    {jupyter.shell_command(course_root)}\nthen, after grading by hand, "
+        "export grades.csv again:\n"
+        f"    {sys.executable} -m autograder grades --course {course_root}"
+    )
     return 0

@@ -1,19 +1,28 @@
-"""``grade``: autograde every collected submission and export ``grades.csv``.
+"""``grade``: autograde collected submissions and merge the results into the course.
 
-Each student is graded in a worker process of its own with a gradebook of its own
-(``gradebooks/<student>.db``, copied from one made by generate_assignment), so a
-submission that crashes nbgrader costs only that student, and students can be graded
-in parallel (``jobs``) without two writers on one SQLite file. The per-student
-gradebooks are merged into ``grades.csv`` in nbgrader's export format, sorted, so the
-file does not depend on the number of workers.
+A run grades some students (default: every one under ``submitted/``; ``--student``) on
+some assignments (default: all) and **merges** the results: those students' rows of those
+assignments are replaced, everything else is kept. What the course folder holds after it:
 
-What a worker writes is its student's alone: ``staged/<student>/`` (the submissions as
-nbgrader grades them, see :mod:`autograder.repair`; ``submitted/`` is never changed),
-``autograded/<student>/``, ``gradebooks/<student>.db``, ``gradebooks/<student>.json``
-(what happened, for the report) and ``gradebooks/<student>.log``. Everything shared
-(the release, the template gradebook, the stand-in data, ``grades.csv`` and the
-reports) is written by the parent process, before the workers start or after they
-have all finished.
+* ``gradebook.db``, the class gradebook (:mod:`autograder.classbook`): every assignment,
+  every student, every autograded score, and what an instructor graded by hand in
+  formgrader (kept when regraded); ``nbgrader_config.py`` for formgrader (``make formgrader``);
+* ``grades.csv``, exported from the class gradebook in nbgrader's CSV format, sorted, so
+  it does not depend on ``--jobs``; ``python -m autograder grades`` exports it again after
+  manual grading;
+* per student: ``staged/<student>/`` (the submissions as nbgrader grades them, see
+  :mod:`autograder.repair`; ``submitted/`` is never changed), ``autograded/<student>/``,
+  ``reports/<student>.csv`` (every graded assignment), ``gradebooks/<student>.json`` (what
+  happened, merged per assignment) and, from the last run that graded the student,
+  ``gradebooks/<student>.db`` (the worker's own gradebook) and ``gradebooks/<student>.log``;
+* ``cell_report.csv`` and ``grading_outcomes.json``: the reports and outcomes of the class.
+
+One student's grading is a task (:mod:`autograder.task`) that carries its inputs and
+returns its results; ``--jobs N`` runs N such tasks at once, each in a worker process of
+its own that dies with the grader, so a crash costs one student. The parent records each
+result as it comes in (the course is never half-written for a student) and writes the
+class-wide files at the end. One run at a time per course (:mod:`autograder.runlock`);
+a run that did not finish is reported by the next one.
 
 Student code runs in kernels started by :mod:`autograder.executor` with the limits and
 the sandbox of :mod:`autograder.sandbox`.
@@ -21,9 +30,10 @@ the sandbox of :mod:`autograder.sandbox`.
 
 from __future__ import annotations
 
-import concurrent.futures
-import csv
+import contextlib
 import dataclasses
+import functools
+import hashlib
 import json
 import os
 import pathlib
@@ -32,89 +42,22 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-from autograder import course, release, report, sandbox
+from autograder import classbook, course, release, report, runlock, sandbox, task
+from autograder.task import stage  # noqa: F401  (grade.stage: staging one student's notebooks)
 
-EXPORT_COLUMNS = [
-    "assignment",
-    "duedate",
-    "timestamp",
-    "student_id",
-    "last_name",
-    "first_name",
-    "email",
-    "raw_score",
-    "late_submission_penalty",
-    "score",
-    "max_score",
-]
+EXPORT_COLUMNS = classbook.EXPORT_COLUMNS
 
 
-def _paths(course_root: pathlib.Path) -> dict[str, pathlib.Path]:
-    return {
-        "root": course_root,
-        "release": course_root / "release",
-        "submitted": course_root / "submitted",
-        "staged": course_root / "staged",
-        "autograded": course_root / "autograded",
-        "feedback": course_root / "feedback",
-        "gradebooks": course_root / "gradebooks",
-        "template": course_root / "gradebooks" / "_template.db",
-    }
+class GradeError(RuntimeError):
+    """Grading cannot start as asked (the message says what to do); nothing was changed."""
 
 
-def student_config(course_root: pathlib.Path, student: str, limits: sandbox.Limits | None = None):
-    """nbgrader configuration for grading one student inside ``course_root``."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (
-        AssignLatePenalties,
-        CheckCellMetadata,
-        IgnorePattern,
-        LimitOutput,
-        SaveAutoGrades,
-    )
-
-    from autograder.executor import GradingExecute, StderrAsText
-
-    p = _paths(course_root)
-    config = course.load_config(
-        root=p["root"],
-        source_directory=course.SOLUTIONS,
-        release_directory=p["release"],
-        submitted_directory=p["staged"],
-        autograded_directory=p["autograded"],
-        feedback_directory=p["feedback"],
-        source_with_tests_directory=p["gradebooks"] / "source_with_tests",
-        db_url=f"sqlite:///{p['gradebooks'] / (student + '.db')}",
-    )
-    if limits is not None:
-        # nbgrader's Execute forces its kernel manager class: ours replaces it in the list
-        config.Autograde.autograde_preprocessors = [
-            GradingExecute,
-            IgnorePattern,
-            ClearMetadataPreprocessor,
-            LimitOutput,
-            StderrAsText,  # (stderr in a test cell is text, not a failure)
-            SaveAutoGrades,
-            AssignLatePenalties,
-            CheckCellMetadata,
-        ]
-        config.GradingExecute.timeout = limits.cell_timeout
-        config.GradingExecute.notebook_timeout = limits.notebook_timeout
-        config.GradingExecute.output_per_cell = limits.output_per_cell
-        config.GradingExecute.output_per_notebook = limits.output_per_notebook
-        config.GradingExecute.max_restarts = limits.max_restarts
-        config.GradingKernelManager.sandbox = limits.sandbox
-        config.GradingKernelManager.memory_limit = limits.memory
-        config.GradingKernelManager.file_size_limit = limits.file_size
-        config.GradingKernelManager.runtime_base = limits.runtime
-        config.GradingKernelManager.hidden_paths = [
-            str(course_root),
-            str(course.REPO),
-            str(course.SOLUTIONS),
-        ]
-    return config
+def student_config(course_root: pathlib.Path, student: str | None = None):
+    """nbgrader configuration of the graded course (the class gradebook), e.g. for feedback."""
+    return classbook.config(course_root)
 
 
 def ensure_data() -> None:
@@ -138,180 +81,202 @@ def ensure_data() -> None:
     import matplotlib.font_manager  # noqa: F401  (builds the font cache once)
 
 
+def template_path(course_root: pathlib.Path) -> pathlib.Path:
+    return pathlib.Path(course_root) / "gradebooks" / "_template.db"
+
+
+def _source_digest(assignment: str) -> str:
+    """What generating ``assignment`` depends on: its source files, nbgrader and the tool
+    (the configuration and the preprocessors it names live in ``autograder/``)."""
+    import nbgrader
+
+    digest = hashlib.sha256(f"nbgrader {nbgrader.__version__}\n".encode())
+    for path in sorted(course.CONFIG_FILE.parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    folder = course.SOLUTIONS / assignment
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"\n{path.relative_to(folder).as_posix()}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def prepare(course_root: pathlib.Path, assignment_ids: list[str]) -> None:
-    """Generate the assignments once into a template gradebook that every student copies."""
-    p = _paths(course_root)
-    p["gradebooks"].mkdir(parents=True, exist_ok=True)
-    p["template"].unlink(missing_ok=True)
-    release.generate(
-        p["release"], assignment_ids, work_dir=course_root, db_url=f"sqlite:///{p['template']}"
-    )
+    """Generate this run's assignments into the release and the template gradebook.
+
+    The template holds only the assignments' cells and points (what every task grades
+    against), never a student; the class gradebook and the other assignments' release are
+    not touched. An assignment whose sources (and the configuration) did not change since
+    it was generated here is not generated again (``gradebooks/_template.json``).
+    """
+    root = pathlib.Path(course_root)
+    template = template_path(root)
+    template.parent.mkdir(parents=True, exist_ok=True)
+    stamps_file = template.with_suffix(".json")
+    try:
+        stamps = json.loads(stamps_file.read_text()) if template.exists() else {}
+    except (OSError, ValueError):
+        stamps = {}
+    if not template.exists():
+        stamps = {}
+    digests = {a: _source_digest(a) for a in assignment_ids}
+    todo = [
+        a
+        for a in assignment_ids
+        if stamps.get(a) != digests[a] or not any((root / "release" / a).glob("*.ipynb"))
+    ]
+    for assignment in todo:
+        stamps.pop(assignment, None)
+    runlock.write_json(stamps_file, stamps)
+    if todo:
+        release.generate(root / "release", todo, work_dir=root, db_url=f"sqlite:///{template}")
+    runlock.write_json(stamps_file, dict(stamps, **{a: digests[a] for a in todo}))
 
 
 def students(course_root: pathlib.Path) -> list[str]:
-    submitted = _paths(course_root)["submitted"]
+    """The students with a folder under ``submitted/``."""
+    submitted = pathlib.Path(course_root) / "submitted"
     return sorted(d.name for d in submitted.iterdir() if d.is_dir()) if submitted.is_dir() else []
 
 
-def stage(course_root: pathlib.Path, student: str, assignment: str) -> dict:
-    """Read and repair one student's notebooks of ``assignment`` into ``staged/`` (see repair)."""
-    import nbformat
-
-    from autograder import repair
-
-    p = _paths(course_root)
-    folder = p["submitted"] / student / assignment
-    target = p["staged"] / student / assignment
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
-    names = sorted(q.stem for q in (p["release"] / assignment).glob("*.ipynb"))
-    notebooks, used = {}, set()
-    for name in names:
-        release_nb = nbformat.read(p["release"] / assignment / f"{name}.ipynb", as_version=4)
-        result = repair.intake(folder, name, names, release_nb)
-        if result.nb is not None:
-            nbformat.write(result.nb, target / f"{name}.ipynb")
-        used.add(result.file)
-        notebooks[name] = result.summary()
-    extra = sorted(q.name for q in folder.glob("*.ipynb") if q.name not in used)
-    if extra and names:
-        notebooks[names[0]]["notes"].append(
-            repair.note(
-                "ignored", f"not graded (not a notebook of {assignment}): " + ", ".join(extra)
-            )
-        )
-    if (folder / "timestamp.txt").is_file():
-        shutil.copyfile(folder / "timestamp.txt", target / "timestamp.txt")
-    return notebooks
+def collected_assignments(course_root: pathlib.Path) -> list[str]:
+    """The course's assignments that were collected (or graded before), in course order."""
+    root = pathlib.Path(course_root)
+    found = {d.name for d in (root / "submitted").glob("*/*") if d.is_dir()}
+    if classbook.path(root).exists():
+        with classbook.gradebook(classbook.path(root)) as gb:
+            found |= {a.name for a in gb.assignments}
+    return [a for a in course.assignments() if a in found]
 
 
-def grade_student(
+# --------------------------------------------------------------------------- recording
+
+
+def _outcome_path(course_root: pathlib.Path, student: str) -> pathlib.Path:
+    return pathlib.Path(course_root) / "gradebooks" / f"{student}.json"
+
+
+def stored_outcome(course_root: pathlib.Path, student: str) -> dict:
+    """The student's outcome merged over every run that graded them."""
+    try:
+        stored = json.loads(_outcome_path(course_root, student).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stored = {}
+    stored.setdefault("student", student)
+    stored.setdefault("assignments", {})
+    return stored
+
+
+def _result_status(info: dict) -> str:
+    if info.get("crashed"):
+        return classbook.FAILED
+    return classbook.GRADED if info.get("submitted") else classbook.ABSENT
+
+
+def record(
     course_root: pathlib.Path,
-    student: str,
+    result: task.Result,
     assignment_ids: list[str],
     limits: sandbox.Limits | None = None,
+    discard_manual: bool = False,
 ) -> dict:
-    """Autograde one student's submissions (runs inside a worker process)."""
-    from autograder import executor
-
-    limits = limits or sandbox.Limits(sandbox=False)
-    p = _paths(course_root)
-    db = p["gradebooks"] / f"{student}.db"
-    shutil.copyfile(p["template"], db)
-    api = course.api(student_config(course_root, student, limits))
-    outcome = {"student": student, "sandbox": limits.sandbox, "assignments": {}}
+    """Put one student's result into the course; return the student's merged outcome."""
+    root = pathlib.Path(course_root)
+    student = result.student
+    books = root / "gradebooks"
     for assignment in assignment_ids:
-        if not (p["submitted"] / student / assignment).is_dir():
-            outcome["assignments"][assignment] = {"submitted": False}
-            continue
-        started = time.perf_counter()
-        notebooks = stage(course_root, student, assignment)
-        executor.EVENTS.clear()
-        if any(nb["status"] == "ok" for nb in notebooks.values()):
-            result = api.autograde(assignment, student, force=True, create=True)
-            success, error = bool(result["success"]), result.get("error") or ""
-        else:
-            shutil.rmtree(p["autograded"] / student / assignment, ignore_errors=True)
-            success, error = True, ""
-        for (a, name), events in executor.EVENTS.items():
-            if a == assignment and name in notebooks:
-                notebooks[name]["events"] = events
-        outcome["assignments"][assignment] = {
-            "submitted": True,
-            "success": success,
-            "error": error,
-            "seconds": round(time.perf_counter() - started, 2),
-            "notebooks": notebooks,
-        }
-    (p["gradebooks"] / f"{student}.json").write_text(json.dumps(outcome, indent=1))
-    return outcome
+        for kind in ("staged", "autograded"):
+            shutil.rmtree(root / kind / student / assignment, ignore_errors=True)
+    for name, data in result.files.items():
+        kind, _, rest = task.safe_name(name).partition("/")
+        if kind in ("staged", "autograded") and rest.split("/")[0] in assignment_ids:
+            target = root / kind / student / rest
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    db = books / f"{student}.db"
+    if task.GRADEBOOK in result.files:
+        db.write_bytes(result.files[task.GRADEBOOK])
+    else:
+        db.unlink(missing_ok=True)
+    (books / f"{student}.log").write_bytes(result.files.get(task.LOG, b""))
 
-
-def worker_timeout(course_root: pathlib.Path, assignment_ids: list[str], limits) -> float:
-    """Seconds a worker may take before it is stopped: each notebook's limit, with margin."""
-    release_dir = _paths(course_root)["release"]
-    notebooks = sum(len(list((release_dir / a).glob("*.ipynb"))) for a in assignment_ids)
-    return 120 + max(1, notebooks) * (limits.notebook_timeout + 120)
-
-
-def _run_worker(
-    course_root: pathlib.Path, student: str, assignment_ids: list[str], limits: sandbox.Limits
-) -> dict:
-    cmd = [
-        sys.executable,
-        "-m",
-        "autograder",
-        "grade-student",
-        "--course",
-        str(course_root),
-        "--student",
-        student,
-        *limits.as_args(),
-        "--assignments",
-        *assignment_ids,
-    ]
-    result_file = _paths(course_root)["gradebooks"] / f"{student}.json"
-    result_file.unlink(missing_ok=True)
-    log = _paths(course_root)["gradebooks"] / f"{student}.log"
-    timeout = worker_timeout(course_root, assignment_ids, limits)
-    # the worker's output goes to a file: a kernel flooding its stderr cannot fill our memory
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=course.REPO, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    merged = stored_outcome(root, student)
+    merged["sandbox"] = result.outcome.get("sandbox", False)
+    for assignment in assignment_ids:
+        merged["assignments"][assignment] = result.outcome.get("assignments", {}).get(
+            assignment, {"submitted": False}
         )
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return {
-                "student": student,
-                "crashed": True,
-                "assignments": {},
-                "error": f"the grading worker was stopped after {timeout:.0f} s",
-            }
-    if proc.returncode != 0 or not result_file.exists():
-        with open(log, "rb") as fh:
-            fh.seek(max(0, log.stat().st_size - 4000))
-            tail = fh.read().decode("utf-8", "replace").strip().splitlines()[-5:]
-        return {"student": student, "crashed": True, "error": "\n".join(tail), "assignments": {}}
-    return json.loads(result_file.read_text())
+    runlock.write_json(_outcome_path(root, student), merged)
+    statuses = {a: _result_status(merged["assignments"][a]) for a in assignment_ids}
+    classbook.merge(root, student, statuses, db if db.exists() else None, discard_manual)
+    report.write_student_report(root, student, merged, limits)
+    return merged
 
 
-def export_rows(course_root: pathlib.Path, student: str) -> list[dict]:
-    """nbgrader's CSV export rows of one student's gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    rows = []
-    db = _paths(course_root)["gradebooks"] / f"{student}.db"
-    with Gradebook(f"sqlite:///{db}") as gb:
-        for assignment in gb.assignments:
-            row = dict.fromkeys(EXPORT_COLUMNS, "")
-            row.update(
-                assignment=assignment.name, student_id=student, max_score=assignment.max_score
-            )
-            try:
-                sub = gb.find_submission(assignment.name, student)
-            except MissingEntry:
-                row.update(raw_score=0.0, late_submission_penalty=0.0, score=0.0)
-            else:
-                penalty = sub.late_submission_penalty or 0.0
-                row.update(
-                    timestamp=sub.timestamp or "",
-                    raw_score=sub.score,
-                    late_submission_penalty=penalty,
-                    score=max(0.0, sub.score - penalty),
-                )
-            rows.append({k: ("" if v is None else str(v)) for k, v in row.items()})
+def write_class_files(course_root: pathlib.Path) -> list[dict]:
+    """``grades.csv``, ``cell_report.csv``, ``grading_outcomes.json``, ``nbgrader_config.py``."""
+    root = pathlib.Path(course_root)
+    rows = classbook.write_grades(root)
+    everyone = classbook.students(root)
+    report.write_class_report(root, everyone)
+    outcomes = [stored_outcome(root, s) for s in everyone]
+    runlock.write_json(root / "grading_outcomes.json", outcomes)
+    classbook.write_config(root)
     return rows
 
 
-def write_grades(path: pathlib.Path, rows: list[dict]) -> None:
-    rows = sorted(rows, key=lambda r: (r["assignment"], r["student_id"]))
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+def export(course_root: pathlib.Path, wait: bool = True) -> list[dict]:
+    """Export ``grades.csv`` and the reports again from the class gradebook (after manual
+    grading in formgrader); grades nothing."""
+    root = pathlib.Path(course_root).resolve()
+    if not classbook.path(root).exists():
+        raise GradeError(f"{root} has no class gradebook ({classbook.CLASS_DB}): grade it first")
+    with runlock.CourseLock(root, [], [], wait=wait, record=False):
+        with classbook.gradebook(classbook.path(root)) as gb:
+            for student in classbook.students(root):
+                report.write_student_report(root, student, stored_outcome(root, student), gb=gb)
+        return write_class_files(root)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class Terminated(BaseException):
+    """SIGTERM reached the grader: stop the workers and record the run as not finished."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops():
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated("stopped by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _grade_all(course_root, who, assignment_ids, limits, jobs, run, discard_manual, runner):
+    shared = task.shared_files(course_root, assignment_ids)
+
+    def make_task(student: str) -> task.Task:
+        return task.build(course_root, student, assignment_ids, limits, shared)
+
+    outcomes = {}
+    results = iter(runner(make_task, who, jobs))
+    try:
+        for result in results:
+            outcomes[result.student] = dict(result.outcome)
+            record(course_root, result, assignment_ids, limits, discard_manual)
+            run.recorded(result.student)
+    finally:
+        if hasattr(results, "close"):
+            results.close()  # stops the workers if we did not get to the end
+    return [outcomes[s] for s in who]
 
 
 def grade(
@@ -321,47 +286,75 @@ def grade(
     only: list[str] | None = None,
     sandbox_mode: str = "auto",
     limits: sandbox.Limits | None = None,
+    wait: bool = True,
+    discard_manual: bool = False,
+    runner=None,
 ) -> dict:
-    """Grade every student under ``course_root/submitted``; write grades.csv and the reports.
+    """Grade students of ``course_root/submitted`` and merge the results into the course.
 
-    ``sandbox_mode``: ``auto`` (bubblewrap when it works here, else a loud warning),
-    ``on`` (fail without it) or ``off``. ``limits``: time, memory and output limits
-    (default: :class:`autograder.sandbox.Limits`, the production settings).
+    ``only``: these students (default: all); ``assignment_ids``: these assignments
+    (default: those collected or graded before, see :func:`collected_assignments`).
+    ``sandbox_mode``: ``auto`` (bubblewrap when it works here, else a loud warning), ``on``
+    (fail without it) or ``off``. ``limits``: time, memory and output
+    limits (default: :class:`autograder.sandbox.Limits`, the production settings).
+    ``wait``: wait for another run on this course to finish (else :class:`runlock.CourseBusy`).
+    ``discard_manual``: drop manual scores and comments of what is graded.
+    ``runner``: how the tasks run (default :func:`autograder.task.run_local`, worker
+    processes on this machine; see there for the signature).
     """
     course_root = pathlib.Path(course_root).resolve()
-    assignment_ids = assignment_ids or course.assignments()
+    known = course.assignments()
+    assignment_ids = list(assignment_ids or collected_assignments(course_root) or known)
+    unknown = [a for a in assignment_ids if a not in known]
+    if unknown:
+        raise GradeError(
+            f"no such assignment: {', '.join(unknown)} (the assignments are {', '.join(known)})"
+        )
+    everyone = students(course_root)
+    if not everyone:
+        raise GradeError(
+            f"nothing to grade: {course_root / 'submitted'} holds no student folder "
+            "(collect the submissions first: python -m autograder collect DOWNLOAD.zip)"
+        )
+    missing = sorted(set(only or ()) - set(everyone))
+    if missing:
+        raise GradeError(
+            f"no submissions of {', '.join(missing)} under {course_root / 'submitted'} "
+            f"(collected: {', '.join(everyone[:20])}{' ...' if len(everyone) > 20 else ''})"
+        )
+    who = [s for s in everyone if not only or s in only]
     use = sandbox.resolve(sandbox_mode)
-    ensure_data()
-    prepare(course_root, assignment_ids)
-    who = [s for s in students(course_root) if not only or s in only]
     started = time.perf_counter()
-    env_jobs = max(1, jobs)
-    # the kernels' private folders (homes, IPC sockets): short paths, removed at the end
-    runtime = tempfile.mkdtemp(prefix="agk-", dir="/tmp" if os.path.isdir("/tmp") else None)
-    limits = dataclasses.replace(limits or sandbox.Limits(), sandbox=use, runtime=runtime)
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=env_jobs) as pool:
-            outcomes = list(
-                pool.map(lambda s: _run_worker(course_root, s, assignment_ids, limits), who)
+    jobs = max(1, jobs)
+    with _sigterm_stops(), runlock.CourseLock(course_root, who, assignment_ids, wait=wait) as run:
+        if run.unfinished:
+            print(run.unfinished, file=sys.stderr, flush=True)
+        ensure_data()
+        prepare(course_root, assignment_ids)
+        classbook.sync_assignments(course_root, template_path(course_root), assignment_ids, who)
+        # the kernels' private folders (homes, IPC sockets) and the tasks' scratch folders:
+        # short paths, removed at the end
+        runtime = tempfile.mkdtemp(prefix="agk-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        limits = dataclasses.replace(limits or sandbox.Limits(), sandbox=use, runtime=runtime)
+        try:
+            runner = runner or functools.partial(task.run_local, workdir=runtime)
+            outcomes = _grade_all(
+                course_root, who, assignment_ids, limits, jobs, run, discard_manual, runner
             )
-        leftovers = sorted(p.name for p in pathlib.Path(runtime).iterdir())
-    finally:
-        shutil.rmtree(runtime, ignore_errors=True)
-    for s in who:  # a worker that died before its gradebook existed: the student still counts
-        db = _paths(course_root)["gradebooks"] / f"{s}.db"
-        if not db.exists():
-            shutil.copyfile(_paths(course_root)["template"], db)
-    rows = [row for s in who for row in export_rows(course_root, s)]
-    write_grades(course_root / "grades.csv", rows)
-    cells = report.write_reports(course_root, who, assignment_ids, outcomes, limits)
+            leftovers = sorted(
+                p.name for p in pathlib.Path(runtime).iterdir() if not p.name.startswith("t-")
+            )
+        finally:
+            shutil.rmtree(runtime, ignore_errors=True)
+        rows = write_class_files(course_root)
     return {
         "students": who,
         "outcomes": outcomes,
         "rows": rows,
-        "cells": cells,
         "seconds": round(time.perf_counter() - started, 2),
-        "jobs": env_jobs,
+        "jobs": jobs,
         "sandbox": limits.sandbox,
         "leftover_kernel_folders": leftovers,
+        "previous_run": run.unfinished,
         "pid": os.getpid(),
     }

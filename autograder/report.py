@@ -14,9 +14,9 @@ failed because the answer cell it uses failed (and why that one failed).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
-import json
 import pathlib
 import re
 
@@ -196,8 +196,12 @@ def notebook_rows(
         nb = nbformat.read(path, as_version=4)
         cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
         context["answer_errors"] = answer_errors(nb, context)
+    notes = []
     for grade in sorted(sub_nb.grades, key=lambda g: g.name):
         score = grade.score or 0.0
+        manual = grade.manual_score is not None
+        if manual:
+            notes.append(_manual_note(student, assignment, notebook, grade))
         if score >= grade.max_score:
             continue
         cell = cells.get(grade.name)
@@ -205,13 +209,45 @@ def notebook_rows(
         reason = (
             cell_reason(cell, here) if cell is not None else "cell not found in the graded notebook"
         )
+        if manual:
+            reason = f"manual score given in formgrader; the autograder's reason: {reason}"
         if grade.name in context.get("undone", {}):
             reason += (
                 " (the submission had changed the test machinery before this test; the "
                 f"grader undid it first: {context['undone'][grade.name]})"
             )
         rows.append(_row(student, assignment, notebook, grade.name, score, grade.max_score, reason))
-    return rows
+    for comment in sorted(sub_nb.comments, key=lambda c: c.name):
+        if comment.manual_comment:
+            notes.append(
+                _row(
+                    student,
+                    assignment,
+                    notebook,
+                    comment.name,
+                    "",
+                    "",
+                    _short("comment in formgrader: " + comment.manual_comment, 500),
+                    "note",
+                )
+            )
+    return rows + notes
+
+
+def _manual_note(student, assignment, notebook, grade) -> dict:
+    auto = "no score" if grade.auto_score is None else f"{grade.auto_score:g}"
+    return _row(
+        student,
+        assignment,
+        notebook,
+        grade.name,
+        "",
+        "",
+        f"manual score {grade.manual_score:g} of {grade.max_score:g} given in formgrader, kept "
+        f"when regraded (the autograder gives {auto}); clear it in formgrader to use the "
+        "autograder's score",
+        "note",
+    )
 
 
 def _row(student, assignment, notebook, cell, points, max_points, reason, kind="lost") -> dict:
@@ -270,8 +306,8 @@ def _context(info: dict, outcome: dict, limits, release_nb) -> dict:
     }
     return {
         "undone": undone,
-        "sandbox": outcome.get("sandbox", False),
-        "memory": getattr(limits, "memory", None),
+        "sandbox": info.get("sandbox", outcome.get("sandbox", False)),
+        "memory": info.get("memory") or getattr(limits, "memory", None),
         "restored_cells": {i["cell"] for i in notes if i["kind"] == "restored_cell"},
         "missing_answers": missing,
         "release_sources": sources,
@@ -279,18 +315,29 @@ def _context(info: dict, outcome: dict, limits, release_nb) -> dict:
 
 
 def student_rows(
-    course_root: pathlib.Path, student: str, assignment_ids: list[str], outcome: dict, limits=None
+    course_root: pathlib.Path,
+    student: str,
+    assignment_ids: list[str],
+    outcome: dict,
+    limits=None,
+    gb=None,
 ) -> list[dict]:
+    """Rows of one student for ``assignment_ids``, from the class gradebook ``gb`` (or opened)."""
     import nbformat
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    db = course_root / "gradebooks" / f"{student}.db"
-    template = course_root / "gradebooks" / "_template.db"
+    from autograder import classbook
+
     rows = []
-    with Gradebook(f"sqlite:///{db if db.exists() else template}") as gb:
+    with contextlib.ExitStack() as stack:
+        if gb is None:
+            gb = stack.enter_context(classbook.gradebook(classbook.path(course_root)))
         for assignment in assignment_ids:
             info = outcome.get("assignments", {}).get(assignment, {})
-            notebooks = sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
+            try:
+                notebooks = sorted(nb.name for nb in gb.find_assignment(assignment).notebooks)
+            except MissingEntry:
+                continue
             for notebook in notebooks:
                 max_points = gb.find_notebook(notebook, assignment).max_score
                 nb_info = info.get("notebooks", {}).get(notebook, {})
@@ -299,8 +346,9 @@ def student_rows(
                     nbformat.read(release_path, as_version=4) if release_path.exists() else None
                 )
                 whole = None
-                if outcome.get("crashed"):
-                    whole = "the grading worker crashed: " + _short(outcome.get("error", ""))
+                if outcome.get("crashed") or info.get("crashed"):
+                    error = info.get("error") or outcome.get("error", "")
+                    whole = "the grading worker crashed: " + _short(error)
                 elif not info.get("submitted"):
                     whole = f"not submitted: no {notebook}.ipynb was collected for {assignment}"
                 elif nb_info.get("status") in ("missing", "unreadable"):
@@ -310,7 +358,9 @@ def student_rows(
                 notes = _note_rows(student, assignment, notebook, nb_info)
                 if whole is None:
                     try:
-                        context = _context(nb_info, outcome, limits, release_nb)
+                        context = _context(
+                            dict(nb_info, **_limits_of(info)), outcome, limits, release_nb
+                        )
                         rows += notebook_rows(
                             gb, student, assignment, notebook, course_root / "autograded", context
                         )
@@ -325,34 +375,40 @@ def student_rows(
     return rows
 
 
-def write_reports(
-    course_root: pathlib.Path,
-    students: list[str],
-    assignment_ids: list[str],
-    outcomes: list[dict],
-    limits=None,
+def _limits_of(info: dict) -> dict:
+    return {k: info[k] for k in ("sandbox", "memory") if k in info}
+
+
+def write_student_report(
+    course_root: pathlib.Path, student: str, outcome: dict, limits=None, gb=None
 ) -> list[dict]:
-    """Write ``reports/<student>.csv`` and ``cell_report.csv``; return all rows."""
-    by_student = {o["student"]: o for o in outcomes}
+    """Write ``reports/<student>.csv``: every assignment in the student's (merged) outcome."""
+    assignment_ids = sorted(outcome.get("assignments", {}))
+    rows = student_rows(course_root, student, assignment_ids, outcome, limits, gb)
     out = course_root / "reports"
     out.mkdir(parents=True, exist_ok=True)
+    _write(out / f"{student}.csv", rows)
+    return rows
+
+
+def write_class_report(course_root: pathlib.Path, students: list[str]) -> list[dict]:
+    """``cell_report.csv``: the reports of ``students``, one after the other."""
     everything = []
-    for student in students:
-        rows = student_rows(
-            course_root, student, assignment_ids, by_student.get(student, {}), limits
-        )
-        _write(out / f"{student}.csv", rows)
-        everything += rows
+    for student in sorted(students):
+        path = course_root / "reports" / f"{student}.csv"
+        if path.exists():
+            everything += read_rows(path)
     _write(course_root / "cell_report.csv", everything)
-    (course_root / "grading_outcomes.json").write_text(json.dumps(outcomes, indent=1))
     return everything
 
 
 def _write(path: pathlib.Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="") as fh:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+    tmp.replace(path)
 
 
 def read_rows(path: pathlib.Path) -> list[dict]:

@@ -89,20 +89,7 @@ class Limits:
     output_per_notebook: int = 20 * MiB  # ... and per notebook
     max_restarts: int = 5  # kernel deaths a notebook may survive (each restarts and replays)
     runtime: str = ""  # folder for the kernels' private folders (grade() makes one per run)
-
-    def as_args(self) -> list[str]:
-        """Command-line options of ``grade-student`` that carry these limits."""
-        return [
-            "--sandbox",
-            "on" if self.sandbox else "off",
-            "--memory-limit",
-            str(self.memory),
-            "--cell-timeout",
-            str(self.cell_timeout),
-            "--notebook-timeout",
-            str(self.notebook_timeout),
-            *(["--runtime-dir", self.runtime] if self.runtime else []),
-        ]
+    # (a grading task carries these limits to its worker: autograder.task)
 
 
 # --------------------------------------------------------------------------- is bwrap usable

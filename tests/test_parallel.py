@@ -1,8 +1,9 @@
 """Parallel grading: ``grade --jobs 2`` gives the same files as ``--jobs 1``, byte for byte.
 
-Each student is graded by a worker process of its own that writes only that student's
-files; everything shared is written by the parent, before or after the workers. The
-set of students mixes honest ones with a crash, repaired metadata and a broken file.
+Each student is graded as a task (autograder.task) in a worker process of its own, which
+writes nothing in the course: the parent records each result as it comes in, and writes
+the class-wide files at the end. The set of students mixes honest ones with a crash,
+repaired metadata and a broken file.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ SHARED = {
     "grades.csv",
     "cell_report.csv",
     "grading_outcomes.json",
+    "gradebook.db",  # the class gradebook (formgrader)
+    "nbgrader_config.py",
+    "grading_run.json",
+    ".grading.lock",
 }
 
 
@@ -71,8 +76,10 @@ def test_workers_write_only_their_own_files(runs):
         assert {p.name for p in (course_root / folder).iterdir()} <= set(STUDENTS)
     per_student = {p.name for p in (course_root / "gradebooks").iterdir()} - {
         "_template.db",
+        "_template.json",
         "source_with_tests",
     }
+    assert len(per_student) == 3 * len(STUDENTS)  # <student>.db, .json and .log
     assert {name.rsplit(".", 1)[0] for name in per_student} == set(STUDENTS)
     assert not list(course.REPO.glob(".nbgrader.log"))
     assert not [p for p in pathlib.Path(course_root).rglob("*.ipynb") if p.stat().st_size > 50e6]
