@@ -134,7 +134,7 @@ def make_course(root: pathlib.Path, students=STUDENTS) -> pathlib.Path:
             "carol_20003",
             "01_masks",
             "01_masks",
-            "test_resize_mask_hidden",
+            "test_resize_mask_labels",
             0.0,
             1.0,
             f"ValueError: ['{HIDDEN_LINE}'] <b>bold</b>",
@@ -191,7 +191,7 @@ def test_moodle_worksheet_per_assignment(tmp_path):
     assert masks["20005"]["name"] == "李雷"
     comment = masks["20003"]["comment"]
     assert comment.startswith("Autograded: 8 of 10 points.")
-    assert "Exercise 3, `resize_mask` (test_resize_mask_hidden), 0 of 1: ValueError" in comment
+    assert "Exercise 3, `resize_mask` (test_resize_mask_labels), 0 of 1: ValueError" in comment
     assert "Exercise 4, `class_balance` (test_class_balance)" in comment
     assert comment.index("resize_mask") < comment.index("class_balance")  # notebook order
     assert HIDDEN_LINE not in comment and "[hidden test code]" in comment
