@@ -81,7 +81,8 @@ def grade_on_worker(packed: bytes) -> dict:
     item = task.unpack(packed)
     if not isinstance(item, task.Task):
         raise TypeError("a grading task was expected")
-    address = get_worker().address
+    worker = get_worker()
+    address = worker.address
     if item.limits.sandbox and sandbox.probe() is not None:
         # a worker that joined after the check: never grade without the sandbox asked for
         raise ClusterError(f"worker {address}: {sandbox.probe()} (the sandbox is on)")
@@ -90,6 +91,7 @@ def grade_on_worker(packed: bytes) -> dict:
     return {
         "result": task.pack(result),
         "worker": address,
+        "name": str(worker.name),
         "pid": os.getpid(),
         "started": started,
         "finished": time.time(),
@@ -114,6 +116,11 @@ def task_function() -> Callable:
 # --------------------------------------------------------------------------- the grader's side
 
 
+def clock(t: float) -> str:
+    """``t`` (seconds since the epoch) as the local time of day, to a tenth of a second."""
+    return time.strftime("%H:%M:%S", time.localtime(t)) + f".{int(t * 10) % 10}"
+
+
 def _describe(error: BaseException) -> str:
     name = type(error).__name__
     if name == "KilledWorker":
@@ -130,6 +137,7 @@ class Attempt:
 
     student: str
     worker: str
+    name: str
     pid: int
     started: float
     finished: float
@@ -185,7 +193,7 @@ class DaskRunner:
             futures[future] = student
         self._say(
             f"cluster {self.address}: {len(students)} student(s) sent to "
-            f"{len(self.client.scheduler_info(n_workers=-1)['workers'])} worker(s)"
+            f"{len(self.client.nthreads())} worker(s)"
         )
         seen: set[str] = set()
         pending = as_completed(list(futures), loop=self.client.loop)
@@ -203,20 +211,24 @@ class DaskRunner:
                     attempt = Attempt(
                         student,
                         done["worker"],
+                        done["name"],
                         done["pid"],
                         done["started"],
                         done["finished"],
                         time.time(),
                     )
+                    where = attempt.worker
+                    if attempt.name != attempt.worker:
+                        where = f"{attempt.name} ({attempt.worker})"
                     self._say(
-                        f"  {student}: graded on {attempt.worker} in "
-                        f"{attempt.finished - attempt.started:.1f} s"
+                        f"  {student}: graded on {where}, {clock(attempt.started)} to "
+                        f"{clock(attempt.finished)} ({attempt.finished - attempt.started:.1f} s)"
                     )
                 except Exception as error:  # noqa: BLE001 (the student gets zero with why)
                     why = _describe(error)
                     result = task.crashed(tasks[student], why)
-                    attempt = Attempt(student, "", 0, 0.0, 0.0, time.time(), why)
-                    self._say(f"  {student}: {why}")
+                    attempt = Attempt(student, "", "", 0, 0.0, 0.0, time.time(), why)
+                    self._say(f"  {student}: {why} ({clock(attempt.received)})")
                 finally:
                     future.release()
                 self.attempts.append(attempt)
@@ -339,7 +351,7 @@ def connect(spec: str, mode: str = "auto", log=sys.stderr) -> Connection:
             cluster.close()
 
     try:
-        if not client.scheduler_info(n_workers=-1)["workers"]:
+        if not client.nthreads():
             print(
                 f"cluster {address}: no worker yet, waiting up to {WORKER_WAIT} s for one",
                 file=log,
