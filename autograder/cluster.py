@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from autograder import course, sandbox, task
 
 #: seconds to wait for the scheduler to answer before saying it cannot be reached
-CONNECT_TIMEOUT = 10
+CONNECT_TIMEOUT = 5
 #: seconds to wait for a first worker when the scheduler has none
 WORKER_WAIT = 30
 #: times a task that raised is tried again (a worker that died is the scheduler's business:

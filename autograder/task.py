@@ -230,6 +230,10 @@ def stage(course_root: pathlib.Path, student: str, assignment: str) -> dict:
         release_nb = nbformat.read(root / "release" / assignment / f"{name}.ipynb", as_version=4)
         result = repair.intake(folder, name, names, release_nb)
         if result.nb is not None:
+            # repairing makes new cells with random ids: number them, so that grading the
+            # same submission twice (or elsewhere) gives the same files, feedback included
+            for index, cell in enumerate(result.nb.cells):
+                cell["id"] = f"cell-{index:03d}"
             nbformat.write(result.nb, target / f"{name}.ipynb")
         used.add(result.file)
         notebooks[name] = result.summary()

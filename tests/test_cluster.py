@@ -37,6 +37,7 @@ pytestmark = [
 ASSIGNMENT = "01_masks"
 HOSTILE = ["h_invalid_json"]
 STUDENTS = sorted(["reference", "partial", "untouched", *HOSTILE])
+KERNEL = ["reference", "partial", "untouched"]  # readable notebooks: staged and graded
 USE_SANDBOX = sandbox.probe() is None
 MODE = "on" if USE_SANDBOX else "off"
 LIMITS = hostile.TEST_LIMITS
@@ -210,6 +211,7 @@ def _rows(root: pathlib.Path) -> dict[str, dict]:
 
 def _same_files(one: pathlib.Path, two: pathlib.Path, students: list[str]) -> None:
     names = ["grades.csv", "cell_report.csv"] + [f"reports/{s}.csv" for s in students]
+    names += [f"staged/{s}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb" for s in students if s in KERNEL]
     for name in names:
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
     pages = sorted(p.relative_to(one) for p in (one / "feedback").rglob("*.html"))
@@ -248,18 +250,18 @@ def killed_run(dask_cluster, submitted, reference, tmp_path_factory):
     with open(log, "wb") as err:
         grader = subprocess.Popen(cmd, cwd=course.REPO, stdout=subprocess.DEVNULL, stderr=err)
     try:
-        victim = seen = None
+        victim, seen = None, {}  # worker name -> (its grading process, since when)
         deadline = time.monotonic() + 240
         while victim is None and grader.poll() is None and time.monotonic() < deadline:
             for worker in dask_cluster.workers:
                 child = _grading_child(worker)
                 if child is None:
-                    continue
-                if seen != child:
-                    seen, since = child, time.monotonic()
+                    seen.pop(worker.name, None)
+                elif seen.get(worker.name, (None,))[0] != child:
+                    seen[worker.name] = (child, time.monotonic())
                     events.append((time.time(), f"{worker.name} starts grading {child[1]}"))
-                elif time.monotonic() - since > 3:  # its kernel is running by now
-                    victim = worker
+                elif time.monotonic() - seen[worker.name][1] > 3:  # its kernel runs by now
+                    victim, student = worker, child[1]
                     break
             time.sleep(0.2)
         assert victim is not None, f"no worker was seen grading:\n{log.read_text()}"
@@ -269,7 +271,7 @@ def killed_run(dask_cluster, submitted, reference, tmp_path_factory):
         events.append(
             (
                 time.time(),
-                f"SIGKILL {victim.name} (pid {victim.proc.pid}) while it grades {seen[1]}",
+                f"SIGKILL {victim.name} (pid {victim.proc.pid}) while it grades {student}",
             )
         )
         deadline = time.monotonic() + 30
@@ -284,7 +286,7 @@ def killed_run(dask_cluster, submitted, reference, tmp_path_factory):
     events.append((time.time(), "grade --cluster exits 0"))
     return {
         "root": root,
-        "killed_student": seen[1],
+        "killed_student": student,
         "victim": victim,
         "doomed": doomed,
         "left": left,
@@ -406,7 +408,7 @@ def test_an_unreachable_scheduler_is_a_clear_error_before_grading(
 
 def test_local_cluster_grades_like_jobs_1(submitted, reference, tmp_path):
     root = _course(submitted, tmp_path / "course", like=reference)
-    who = ["partial", "h_invalid_json"]
+    who = ["untouched", "h_invalid_json"]
     args = ["grade", "--course", str(root), "--cluster", "local:2", *LIMIT_ARGS]
     assert cli.main(args + [f"--student={s}" for s in who]) == 0
     assert sorted(_rows(root)) == sorted(who)
