@@ -327,7 +327,7 @@ def connect(spec: str, mode: str = "auto", log=sys.stderr) -> Connection:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never the one of another cluster
         )
         address = cluster.scheduler_address
     else:

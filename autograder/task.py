@@ -163,7 +163,7 @@ def _write_files(root: pathlib.Path, files: dict[str, bytes], mapping: dict[str,
 
 def grading_config(course_root: pathlib.Path, student: str, limits: sandbox.Limits, hide=()):
     """nbgrader configuration for grading one student in the course-like folder ``course_root``."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbconvert.preprocessors import ClearMetadataPreprocessor, CoalesceStreamsPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
         CheckCellMetadata,
@@ -188,6 +188,9 @@ def grading_config(course_root: pathlib.Path, student: str, limits: sandbox.Limi
     # nbgrader's Execute forces its kernel manager class: ours replaces it in the list
     config.Autograde.autograde_preprocessors = [
         GradingExecute,
+        # a kernel's output comes in as many pieces as it was flushed: one piece per stream
+        # and cell, so the graded notebook does not depend on timing
+        CoalesceStreamsPreprocessor,
         IgnorePattern,
         ClearMetadataPreprocessor,
         LimitOutput,
@@ -195,6 +198,7 @@ def grading_config(course_root: pathlib.Path, student: str, limits: sandbox.Limi
         AssignLatePenalties,
         CheckCellMetadata,
     ]
+    config.CoalesceStreamsPreprocessor.enabled = True  # nbconvert's are off unless enabled
     config.GradingExecute.timeout = limits.cell_timeout
     config.GradingExecute.notebook_timeout = limits.notebook_timeout
     config.GradingExecute.output_per_cell = limits.output_per_cell
