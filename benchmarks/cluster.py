@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     grade.grade(courses["jobs"], jobs=n, **options)
     jobs = time.perf_counter() - started
-    print(f"grade --jobs {n}:            {jobs:7.1f} s", flush=True)
+    print(f"grade --jobs {n}:            {jobs:7.1f} s (load average {os.getloadavg()[0]:.1f})")
 
     started = time.perf_counter()
     connection = cluster.connect(f"local:{n}", mode, log=io.StringIO())
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         connection.close()
     total = up + graded
-    print(f"grade --cluster local:{n}:   {total:7.1f} s", flush=True)
+    print(f"grade --cluster local:{n}:   {total:7.1f} s (load average {os.getloadavg()[0]:.1f})")
     print(f"  of which cluster start and worker checks: {up:6.1f} s")
     print(f"  of which grading:                         {graded:6.1f} s")
     per = (graded - jobs) / len(names)
