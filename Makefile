@@ -69,6 +69,7 @@ export: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grading.py
 	$(BIN)/python benchmarks/regrade.py
+	$(BIN)/python benchmarks/cluster.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/colab.py

@@ -8,6 +8,7 @@ import sys
 
 from autograder import (
     classbook,
+    cluster,
     collect,
     course,
     demo,
@@ -65,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("assignments", nargs="*", help="default: all")
     g.add_argument("--course", type=pathlib.Path, default=DEFAULT_COURSE)
     g.add_argument("--jobs", type=int, default=1, help="students graded at once")
+    g.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster instead: a scheduler's tcp://HOST:PORT, or local:N "
+        "(N Dask workers on this machine); see the README",
+    )
     g.add_argument(
         "--student", action="append", help="only this student (repeat for more); others are kept"
     )
@@ -284,7 +291,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _grade(args) -> int:
+    connection = None
     try:
+        if args.cluster:
+            if args.jobs != 1:
+                print(
+                    "grade: --jobs and --cluster do not go together (the cluster's workers "
+                    "say how many students are graded at once)",
+                    file=sys.stderr,
+                )
+                return 2
+            connection = cluster.connect(args.cluster, args.sandbox)
         result = grade.grade(
             args.course,
             jobs=args.jobs,
@@ -294,8 +311,14 @@ def _grade(args) -> int:
             limits=_limits(args, sandboxed=args.sandbox != "off"),
             wait=not args.no_wait,
             discard_manual=args.discard_manual,
+            runner=connection.runner if connection else None,
         )
-    except (grade.GradeError, runlock.CourseBusy, classbook.ClassbookError) as exc:
+    except (
+        grade.GradeError,
+        runlock.CourseBusy,
+        classbook.ClassbookError,
+        cluster.ClusterError,
+    ) as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return 3 if isinstance(exc, runlock.CourseBusy) else 2
     except (KeyboardInterrupt, grade.Terminated) as exc:
@@ -306,6 +329,9 @@ def _grade(args) -> int:
             file=sys.stderr,
         )
         return 130 if isinstance(exc, KeyboardInterrupt) else 143
+    finally:
+        if connection is not None:
+            connection.close()
     demo.print_table(result["rows"])
     graded = result["students"]
     print(

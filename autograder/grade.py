@@ -19,7 +19,8 @@ assignments are replaced, everything else is kept. What the course folder holds 
 
 One student's grading is a task (:mod:`autograder.task`) that carries its inputs and
 returns its results; ``--jobs N`` runs N such tasks at once, each in a worker process of
-its own that dies with the grader, so a crash costs one student. The parent records each
+its own that dies with the grader, so a crash costs one student; ``--cluster`` sends them
+to a Dask cluster instead (:mod:`autograder.cluster`). The parent records each
 result as it comes in (the course is never half-written for a student) and writes the
 class-wide files at the end. One run at a time per course (:mod:`autograder.runlock`);
 a run that did not finish is reported by the next one.
@@ -300,7 +301,9 @@ def grade(
     ``wait``: wait for another run on this course to finish (else :class:`runlock.CourseBusy`).
     ``discard_manual``: drop manual scores and comments of what is graded.
     ``runner``: how the tasks run (default :func:`autograder.task.run_local`, worker
-    processes on this machine; see there for the signature).
+    processes on this machine; see there for the signature; ``grade --cluster`` passes
+    :class:`autograder.cluster.DaskRunner`, whose ``resolve_sandbox`` decides the sandbox
+    from its workers instead of this machine).
     """
     course_root = pathlib.Path(course_root).resolve()
     known = course.assignments()
@@ -323,7 +326,8 @@ def grade(
             f"(collected: {', '.join(everyone[:20])}{' ...' if len(everyone) > 20 else ''})"
         )
     who = [s for s in everyone if not only or s in only]
-    use = sandbox.resolve(sandbox_mode)
+    # a runner on other machines (autograder.cluster) says whether the sandbox works there
+    use = getattr(runner, "resolve_sandbox", sandbox.resolve)(sandbox_mode)
     started = time.perf_counter()
     jobs = max(1, jobs)
     with _sigterm_stops(), runlock.CourseLock(course_root, who, assignment_ids, wait=wait) as run:

@@ -136,7 +136,6 @@ _warned = False
 
 def resolve(mode: str) -> bool:
     """Whether to use the sandbox for ``--sandbox mode`` (auto: when bwrap works, warning once)."""
-    global _warned
     if mode not in MODES:
         raise ValueError(f"--sandbox must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == "off":
@@ -146,6 +145,13 @@ def resolve(mode: str) -> bool:
         return True
     if mode == "on":
         raise RuntimeError(f"--sandbox on, but {problem}. Install bubblewrap (make sandbox-tools).")
+    warn_unsandboxed(problem)
+    return False
+
+
+def warn_unsandboxed(problem: str) -> None:
+    """The loud warning (once per process) that student code will run without the sandbox."""
+    global _warned
     if not _warned:
         _warned = True
         bar = "!" * 78
@@ -157,7 +163,6 @@ def resolve(mode: str) -> bool:
             file=sys.stderr,
             flush=True,
         )
-    return False
 
 
 # --------------------------------------------------------------------------- the bwrap command

@@ -163,7 +163,7 @@ def _write_files(root: pathlib.Path, files: dict[str, bytes], mapping: dict[str,
 
 def grading_config(course_root: pathlib.Path, student: str, limits: sandbox.Limits, hide=()):
     """nbgrader configuration for grading one student in the course-like folder ``course_root``."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbconvert.preprocessors import ClearMetadataPreprocessor, CoalesceStreamsPreprocessor
     from nbgrader.preprocessors import (
         AssignLatePenalties,
         CheckCellMetadata,
@@ -188,6 +188,9 @@ def grading_config(course_root: pathlib.Path, student: str, limits: sandbox.Limi
     # nbgrader's Execute forces its kernel manager class: ours replaces it in the list
     config.Autograde.autograde_preprocessors = [
         GradingExecute,
+        # a kernel's output comes in as many pieces as it was flushed: one piece per stream
+        # and cell, so the graded notebook does not depend on timing
+        CoalesceStreamsPreprocessor,
         IgnorePattern,
         ClearMetadataPreprocessor,
         LimitOutput,
@@ -196,6 +199,7 @@ def grading_config(course_root: pathlib.Path, student: str, limits: sandbox.Limi
         AssignLatePenalties,
         CheckCellMetadata,
     ]
+    config.CoalesceStreamsPreprocessor.enabled = True  # nbconvert's are off unless enabled
     config.GradingExecute.timeout = limits.cell_timeout
     config.GradingExecute.notebook_timeout = limits.notebook_timeout
     config.GradingExecute.output_per_cell = limits.output_per_cell
@@ -231,6 +235,10 @@ def stage(course_root: pathlib.Path, student: str, assignment: str) -> dict:
         release_nb = nbformat.read(root / "release" / assignment / f"{name}.ipynb", as_version=4)
         result = repair.intake(folder, name, names, release_nb)
         if result.nb is not None:
+            # repairing makes new cells with random ids: number them, so that grading the
+            # same submission twice (or elsewhere) gives the same files, feedback included
+            for index, cell in enumerate(result.nb.cells):
+                cell["id"] = f"cell-{index:03d}"
             nbformat.write(result.nb, target / f"{name}.ipynb")
         used.add(result.file)
         notebooks[name] = result.summary()
