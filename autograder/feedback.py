@@ -88,10 +88,14 @@ def hidden_regions(nb) -> dict[str, list[str]]:
 
 
 def secret_lines(source_nb, release_nb=None) -> set[str]:
-    """The lines of hidden-test code worth masking: not trivial, not visible in the release."""
-    visible = set()
+    """The lines of hidden-test code worth masking: not trivial, not visible in the release.
+
+    A hidden line that is part of a visible one (``f(x,`` of a visible ``f(x, "what")``)
+    is no secret either: masking it would mangle what the student can read anyway.
+    """
+    visible = ""
     if release_nb is not None:
-        visible = {line.strip() for cell in release_nb.cells for line in cell.source.split("\n")}
+        visible = "\n".join(cell.source for cell in release_nb.cells)
     return {
         line.strip()
         for lines in hidden_regions(source_nb).values()

@@ -8,29 +8,30 @@ import shutil
 
 import pytest
 
-from autograder import publish, sources
+from autograder import course, publish, sources
 
 #: The student repository the publish and Colab-like tests publish for (never contacted).
 STUDENT_URL = "https://github.com/test-school/unet-students"
 
-#: the demo on two assignments: enough for merging, formgrader and feedback, and fast
-DEMO_ASSIGNMENTS = ["01_masks", "02_encoder"]
+#: the demo grades every assignment once per test session; the tests of the whole loop,
+#: feedback, merging and formgrader all read it (or a copy of it)
+DEMO_ASSIGNMENTS = course.assignments()
 KINDS = ("reference", "untouched", "partial")
 
 
 @pytest.fixture(scope="session")
 def graded_demo(tmp_path_factory) -> pathlib.Path:
-    """``make demo`` on two assignments (release, collect, grade, feedback); do not change it.
+    """``make demo`` (release, collect, grade, feedback, export); do not change it.
 
-    ``AUTOGRADER_GRADED_DEMO=DIR`` uses a copy of DIR instead (the demo graded on these two
-    assignments before): minutes saved when working on the tests themselves.
+    ``AUTOGRADER_GRADED_DEMO=DIR`` uses a copy of DIR instead (a course ``make demo``
+    graded before): minutes saved when working on the tests themselves.
     """
     from autograder import demo
 
     root = tmp_path_factory.mktemp("graded-demo") / "course"
     if os.environ.get("AUTOGRADER_GRADED_DEMO"):
         return copy_course(pathlib.Path(os.environ["AUTOGRADER_GRADED_DEMO"]), root)
-    assert demo.demo(root, jobs=2, assignment_ids=DEMO_ASSIGNMENTS) == 0
+    assert demo.demo(root, jobs=2) == 0
     return root
 
 

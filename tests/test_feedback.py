@@ -16,9 +16,9 @@ import shutil
 import nbformat
 import pytest
 
-from autograder import course, demo, feedback, grade, submissions
+from autograder import course, feedback, grade, submissions
 
-ASSIGNMENTS = ["01_masks", "02_encoder"]
+ASSIGNMENTS = course.assignments()
 slow = pytest.mark.slow
 
 
@@ -69,10 +69,9 @@ def who(root: pathlib.Path, prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_course(tmp_path_factory):
-    root = tmp_path_factory.mktemp("feedback_demo")
-    assert demo.demo(root, jobs=2, assignment_ids=ASSIGNMENTS) == 0
-    return root
+def demo_course(graded_demo):
+    """The session's demo course (tests/conftest.py): every assignment graded, with feedback."""
+    return graded_demo
 
 
 def _csv(path: pathlib.Path) -> list[dict]:
@@ -102,13 +101,10 @@ def test_each_lost_point_shows_its_exercise_points_and_reason(demo_course):
     report = (demo_course / "feedback" / partial / "report.html").read_text()
     expected = {  # partial answers the first half of the exercises of each notebook
         "test_class_balance": ("Exercise 4, <code>class_balance</code>", "0 of 1"),
-        "test_sample_weights_hidden": ("Exercise 5, <code>sample_weights</code>", "0 of 1"),
-        "test_level_sizes_hidden": ("Exercise 3, <code>level_sizes</code>", "0 of 2"),
+        "test_sample_weights_dtype": ("Exercise 5, <code>sample_weights</code>", "0 of 1"),
+        "test_level_sizes_errors": ("Exercise 3, <code>level_sizes</code>", "1 of 1"),
         "test_contracting_path": ("Exercise 4, <code>contracting_path</code>", "0 of 3"),
-        "test_contracting_path_hidden_valid": (
-            "Exercise 4, <code>contracting_path</code>",
-            "0 of 2",
-        ),
+        "test_receptive_fields": ("Exercise 5, <code>receptive_fields</code>", "0 of 2"),
     }
     rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", report)
     by_cell = {test.split(" ")[0]: (exercise, points, why) for exercise, test, points, why in rows}
@@ -119,17 +115,17 @@ def test_each_lost_point_shows_its_exercise_points_and_reason(demo_course):
         for r in _csv(demo_course / "cell_report.csv")
         if r["student_id"] == partial and r["kind"] == "lost"
     ]
-    assert len(lost) == 9
+    assert len(lost) == 8
     for r in lost:
         assert by_cell[r["cell"]][2] == html.escape(r["reason"]), r
         assert "not answered" in r["reason"]
     # the cells with full points are listed too, without a reason
-    assert by_cell["test_encoder_block_hidden"] == (
+    assert by_cell["test_encoder_block_odd"] == (
         "Exercise 2, <code>encoder_block</code>",
-        "3 of 3",
+        "2 of 2",
         "",
     )
-    assert "test_encoder_block_hidden (hidden tests)" in report
+    assert "test_encoder_block_odd (hidden tests)" in report
 
 
 @slow
@@ -323,11 +319,11 @@ def test_for_students_masks_source_tracebacks_and_outputs():
     assert line in secrets
     trace = [f"\x1b[32m----> 5\x1b[39m {line}", "\x1b[31mValueError\x1b[39m: boom"]
     error = nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=trace)
-    cells["test_to_class_ids_hidden"].outputs = [
+    cells["test_to_class_ids"].outputs = [
         nbformat.v4.new_output("stream", name="stdout", text="printed while hidden tests ran"),
         error,
     ]
-    cells["test_to_class_ids_hidden"].source = "# the copy says: nothing hidden here"
+    cells["test_to_class_ids"].source = "# the copy says: nothing hidden here"
     cells["foreground_mask"].outputs = [
         nbformat.v4.new_output("stream", name="stdout", text=f"history:\n{line}\nmine\n"),
         nbformat.v4.new_output(
@@ -340,9 +336,9 @@ def test_for_students_masks_source_tracebacks_and_outputs():
     ]
     clean = feedback.for_students(graded, source, secrets)
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in clean.cells}
-    hidden = cells["test_to_class_ids_hidden"]
+    hidden = cells["test_to_class_ids"]
     assert feedback.PLACEHOLDER in hidden.source and "_rng" not in hidden.source
-    assert hidden.source.startswith("# Hidden tests run here")  # the instructor's source
+    assert hidden.source.startswith("# Visible tests")  # the instructor's source
     assert [o.output_type for o in hidden.outputs] == ["error"]
     assert hidden.outputs[0].traceback == ["ValueError: boom"]
     stream, err, rich, fine = cells["foreground_mask"].outputs
