@@ -104,3 +104,8 @@ def test_solutions_are_executed_reference_runs(path):
     setup = next(c for c in code if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
     printed = json.dumps(setup.outputs)
     assert "tensorflow" in printed and "device" in printed, "the run must record where it ran"
+    if "load_pets" in path.read_text():
+        shown = json.dumps([c.outputs for c in code]).lower()
+        assert "stand-in" in shown or "oxford-iiit pet" in shown, (
+            "the reference run must say which data it ran on (the stand-in or the real pets)"
+        )

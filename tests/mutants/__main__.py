@@ -10,10 +10,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutants", description=__doc__)
     parser.add_argument("assignments", nargs="*", help="default: every assignment with mutants")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--core", action="store_true",
+        help="only the core make test grades (12 mistakes, 2 equivalents, the hard-coder)",
+    )
     args = parser.parse_args()
     bad = 0
     for assignment in args.assignments or harness.assignments():
-        results = harness.run(assignment, jobs=args.jobs)
+        mutants = harness.core(assignment) if args.core else None
+        results = harness.run(assignment, mutants, jobs=args.jobs)
         print(harness.table(results))
         print(f"{assignment}: {harness.summary(results)}\n", flush=True)
         bad += sum(r.verdict != "ok" for r in results)
