@@ -461,3 +461,30 @@ def expect_keras_tensor(found: Any, shape: Sequence[int | None], what: str, hint
     got = tuple(None if d is None else int(d) for d in found.shape)
     if got != tuple(shape):
         raise AssertionError(_join(f"{what}: expected shape {tuple(shape)}, got {got}.", hint))
+
+
+def input_of(model, layer_name: str):
+    """A model from ``model``'s inputs to what its layer ``layer_name`` receives.
+
+    For a layer (a nested model, such as an encoder) called once inside a functional model:
+    running the result on images shows what the model feeds that layer, e.g. whether the
+    images were rescaled first. Fails with a message naming the layer if it is not there
+    or not reached from the model's inputs.
+    """
+    import keras
+
+    try:
+        layer = model.get_layer(layer_name)
+    except ValueError:
+        names = [layer.name for layer in model.layers]
+        message = f"the model has no layer {layer_name!r}; its layers: {names}"
+        raise AssertionError(message) from None
+    for node in reversed(layer._inbound_nodes):
+        tensors = node.input_tensors
+        if not tensors:
+            continue
+        try:
+            return keras.Model(model.inputs, tensors[0])
+        except ValueError:  # a call of the layer outside this model
+            continue
+    raise AssertionError(f"{layer_name!r} is not called on the inputs of the model {model.name!r}")
