@@ -479,12 +479,14 @@ def input_of(model, layer_name: str):
         names = [layer.name for layer in model.layers]
         message = f"the model has no layer {layer_name!r}; its layers: {names}"
         raise AssertionError(message) from None
+    # one input as a tensor, not a list of one: the model is then called on a plain array
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     for node in reversed(layer._inbound_nodes):
         tensors = node.input_tensors
         if not tensors:
             continue
         try:
-            return keras.Model(model.inputs, tensors[0])
+            return keras.Model(inputs, tensors[0])
         except ValueError:  # a call of the layer outside this model
             continue
     raise AssertionError(f"{layer_name!r} is not called on the inputs of the model {model.name!r}")
