@@ -120,3 +120,37 @@ def test_predict_mask_resizes_the_logits_then_takes_the_argmax(nb, tmp_path):
     nearest = tf.image.resize(tf.argmax(logits, -1)[..., None], (333, 500), method="nearest")
     np.testing.assert_array_equal(mask, first)
     assert np.mean(nearest.numpy()[..., 0] != first) > 0.005  # the two routes differ
+
+
+def test_input_of_shows_what_a_nested_model_receives():
+    from unet_course import checks
+
+    inputs = keras.Input((6, 5, 3))
+    inner = keras.Sequential([keras.Input((6, 5, 3)), keras.layers.Conv2D(2, 1)], name="inner")
+    model = keras.Model(inputs, inner(keras.layers.Rescaling(2.0, offset=-1.0)(inputs)))
+    x = np.random.default_rng(0).random((2, 6, 5, 3)).astype(np.float32)
+    np.testing.assert_allclose(checks.input_of(model, "inner")(x), 2 * x - 1, atol=1e-6)
+    with pytest.raises(AssertionError, match="no layer 'outer'"):
+        checks.input_of(model, "outer")
+
+
+def test_expect_runs_names_the_input_that_failed():
+    from unet_course import checks
+
+    assert checks.expect_runs(lambda: 3, "three") == 3
+    wanted = r"a grey PNG failed: ValueError: 1 channel.*rgb"
+    with pytest.raises(AssertionError, match=wanted):
+        checks.expect_runs(lambda: (_ for _ in ()).throw(ValueError("1 channel")), "a grey PNG",
+                           hint="rgb")
+
+
+def test_plot_class_scores_draws_one_bar_per_run_and_class_and_marks_nan():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from unet_course import plotting
+
+    ax = plotting.plot_class_scores({"a": [0.5, 0.25, np.nan], "b": [0.75, 0.5, 0.125]})
+    assert len(ax.patches) == 6
+    labels = [t.get_text() for t in ax.texts]
+    assert "n/a" in labels and "0.12" in labels and labels.count("n/a") == 1

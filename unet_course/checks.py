@@ -490,3 +490,16 @@ def input_of(model, layer_name: str):
         except ValueError:  # a call of the layer outside this model
             continue
     raise AssertionError(f"{layer_name!r} is not called on the inputs of the model {model.name!r}")
+
+
+def expect_runs(call: Callable[[], Any], what: str, hint: str = "") -> Any:
+    """The value of ``call()``; if it raises, an AssertionError that says what was tried.
+
+    For an exercise's function on an input the visible tests do not show: the student
+    reads which input failed and how, instead of a bare error from deep inside TensorFlow.
+    """
+    try:
+        return call()
+    except Exception as error:  # any failure of the student's code on this input
+        message = f"{what} failed: {type(error).__name__}: {str(error)[:300]}"
+        raise AssertionError(_join(message, hint)) from error

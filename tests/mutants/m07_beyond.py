@@ -6,7 +6,7 @@ FOCAL_RETURN = "return -((1.0 - pt) ** gamma) * log_pt"
 LOG_P = "log_p = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)"
 RESCALE = "scaled = layers.Rescaling(2.0, offset=-1.0)(inputs)"
 FLAG = "layer.trainable = index >= start and not is_batch_norm"
-BACK = "logits = tf.image.resize(logits, (height, width), method=\"bilinear\")\n"
+BACK = "    logits = tf.image.resize(logits, (height, width), method=\"bilinear\")\n"
 ARGMAX = "return tf.cast(tf.argmax(logits[0], axis=-1), tf.uint8).numpy()"
 
 MUTANTS = [
