@@ -568,3 +568,45 @@ def expect_raises_naming(
         )
         raise AssertionError(f"{what}: expected {names}, got {type(exc).__name__}: {exc}") from None
     raise AssertionError(f"{what}: expected an error, but the call returned normally.")
+
+
+def input_of(model, layer_name: str):
+    """A model from ``model``'s inputs to what its layer ``layer_name`` receives.
+
+    For a layer (a nested model, such as an encoder) called once inside a functional model:
+    running the result on images shows what the model feeds that layer, e.g. whether the
+    images were rescaled first. Fails with a message naming the layer if it is not there
+    or not reached from the model's inputs.
+    """
+    import keras
+
+    try:
+        layer = model.get_layer(layer_name)
+    except ValueError:
+        names = [layer.name for layer in model.layers]
+        message = f"the model has no layer {layer_name!r}; its layers: {names}"
+        raise AssertionError(message) from None
+    # one input as a tensor, not a list of one: the model is then called on a plain array
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    for node in reversed(layer._inbound_nodes):
+        tensors = node.input_tensors
+        if not tensors:
+            continue
+        try:
+            return keras.Model(inputs, tensors[0])
+        except ValueError:  # a call of the layer outside this model
+            continue
+    raise AssertionError(f"{layer_name!r} is not called on the inputs of the model {model.name!r}")
+
+
+def expect_runs(call: Callable[[], Any], what: str, hint: str = "") -> Any:
+    """The value of ``call()``; if it raises, an AssertionError that says what was tried.
+
+    For an exercise's function on an input the visible tests do not show: the student
+    reads which input failed and how, instead of a bare error from deep inside TensorFlow.
+    """
+    try:
+        return call()
+    except Exception as error:  # any failure of the student's code on this input
+        message = f"{what} failed: {type(error).__name__}: {str(error)[:300]}"
+        raise AssertionError(_join(message, hint)) from error

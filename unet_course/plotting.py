@@ -345,3 +345,36 @@ def show_errors(images, true_masks, pred_masks, num_classes: int = 3,
                bbox_to_anchor=(0.5, -0.01))
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig
+
+
+def plot_class_scores(
+    scores,
+    class_names: Sequence[str] = TRIMAP_CLASSES,
+    metric: str = "IoU",
+    title: str | None = None,
+    ax=None,
+):
+    """Grouped bars: one group per class, one bar per run (``scores``: run -> per-class values).
+
+    NaN (a class absent from truth and prediction) is drawn as no bar and labelled "n/a".
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(scores) * len(class_names)), 3.6))
+    runs = list(scores)
+    width = 0.8 / max(1, len(runs))
+    x = np.arange(len(class_names))
+    for i, run in enumerate(runs):
+        values = np.asarray(scores[run], dtype=float)
+        bars = ax.bar(x + (i - (len(runs) - 1) / 2) * width, np.nan_to_num(values), width,
+                      label=run)
+        labels = ["n/a" if np.isnan(v) else f"{v:.2f}" for v in values]
+        ax.bar_label(bars, labels=labels, fontsize="x-small", padding=1)
+    ax.set_xticks(x, class_names)
+    ax.set_ylabel(metric)
+    ax.set_ylim(0, 1.08)
+    ax.grid(axis="y", ls=":")
+    ax.legend(fontsize="small", ncol=min(len(runs), 3), loc="upper center",
+              bbox_to_anchor=(0.5, -0.12))
+    ax.set_title(title or f"{metric} per class")
+    ax.figure.tight_layout()
+    return ax
