@@ -35,7 +35,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 
-from autograder import course, sandbox
+from autograder import classbook, course, sandbox
 
 TEMPLATE = "template.db"
 GRADEBOOK = "gradebook.db"
@@ -174,17 +174,11 @@ def grading_config(course_root: pathlib.Path, student: str, limits: sandbox.Limi
 
     from autograder.executor import GradingExecute, StderrAsText
 
-    root = pathlib.Path(course_root)
-    config = course.load_config(
-        root=root,
-        source_directory=course.SOLUTIONS,
-        release_directory=root / "release",
-        submitted_directory=root / "staged",
-        autograded_directory=root / "autograded",
-        feedback_directory=root / "feedback",
-        source_with_tests_directory=root / "gradebooks" / "source_with_tests",
-        db_url=f"sqlite:///{root / 'gradebooks' / (student + '.db')}",
-    )
+    root = pathlib.Path(course_root).resolve()
+    # the course's folders, with the student's own gradebook instead of the class's
+    directories = classbook.directories(root)
+    directories["db_url"] = f"sqlite:///{root / 'gradebooks' / (student + '.db')}"
+    config = course.load_config(**directories)
     # nbgrader's Execute forces its kernel manager class: ours replaces it in the list
     config.Autograde.autograde_preprocessors = [
         GradingExecute,
