@@ -16,6 +16,7 @@ RUN := PATH="$(abspath $(BIN)):$$PATH"
 $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory sandbox-tools
 	@command -v chromium >/dev/null || $(MAKE) --no-print-directory browser-tools
+	@command -v chromium >/dev/null || $(MAKE) --no-print-directory browser-tools
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -74,29 +75,25 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/colab.py
 
+# System packages, from the system's package manager (apt-get, as root or with sudo):
 # bubblewrap runs student code in a sandbox while grading (no network, no access to
-# solutions/ or other students' files). Installed from the system's packages.
-sandbox-tools:
-	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; \
+# solutions/ or other students' files); chromium runs the browser test of formgrader
+# (tests/test_formgrader.py, driven by Playwright; Playwright's own browser downloads are
+# never used). Without them grading runs unsandboxed / the browser test is skipped.
+APT_INSTALL = if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && apt-get install -y -qq $(1) >/dev/null; \
 	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
-		sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap >/dev/null; \
+		sudo apt-get update -qq && sudo apt-get install -y -qq $(1) >/dev/null; \
 	else \
-		echo "WARNING: bubblewrap (bwrap) is not installed and could not be installed here;"; \
-		echo "grading will run student code WITHOUT the sandbox. Install it with your package manager."; \
+		echo "WARNING: $(1) is not installed and could not be installed here: $(2)."; \
+		echo "Install it with your package manager."; \
 	fi
 
-# chromium runs the browser test of formgrader (tests/test_formgrader.py, driven by Playwright;
-# Playwright's own browser downloads are never used). Installed from the system's packages.
+sandbox-tools:
+	@$(call APT_INSTALL,bubblewrap,grading will run student code WITHOUT the sandbox)
+
 browser-tools:
-	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	elif command -v apt-get >/dev/null && command -v sudo >/dev/null; then \
-		sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
-	else \
-		echo "WARNING: chromium is not installed and could not be installed here; the browser"; \
-		echo "test of formgrader is skipped. Install chromium with your package manager."; \
-	fi
+	@$(call APT_INSTALL,chromium,the browser test of formgrader is skipped)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
