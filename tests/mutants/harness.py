@@ -28,7 +28,7 @@ import tempfile
 
 import nbformat
 
-from autograder import course, grade, nbcode, release, submissions
+from autograder import course, grade, nbcode, release, report, submissions
 
 KINDS = ("mistake", "equivalent", "hardcoder")
 HARDCODER_SHARE = 0.10
@@ -198,9 +198,10 @@ def run(
         order = _release_order(root, assignment)
         results = []
         rows = {r["student_id"]: r for r in outcome["rows"] if r["assignment"] == assignment}
+        cells = report.read_rows(root / "cell_report.csv")
         for student, mutant in students.items():
             lost = [
-                c for c in outcome["cells"]
+                c for c in cells
                 if c["student_id"] == student and c["kind"] == "lost"
                 and c["assignment"] == assignment
             ]
