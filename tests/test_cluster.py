@@ -28,7 +28,8 @@ import uuid
 
 import pytest
 
-from autograder import cli, cluster, course, feedback, grade, hostile, sandbox, submissions
+from autograder import cli, cluster, course, feedback, grade, sandbox, submissions
+from tests import hostile
 
 pytestmark = [
     pytest.mark.slow,
