@@ -242,8 +242,8 @@ def _cli(capsys, *args):
 def test_bad_input_is_refused_with_a_reason(tmp_path, capsys):
     code, err = _cli(capsys, tmp_path / "a", "--url", "https://gitlab.com/x/y")
     assert code == 2 and "GitHub" in err
-    code, err = _cli(capsys, tmp_path / "a", "07_beyond", "--url", STUDENT_URL)
-    assert code == 2 and "unknown assignment(s) 07_beyond" in err and "01_masks" in err
+    code, err = _cli(capsys, tmp_path / "a", "08_nothing", "--url", STUDENT_URL)
+    assert code == 2 and "unknown assignment(s) 08_nothing" in err and "01_masks" in err
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     code, err = _cli(capsys, tmp_path / "busy", "--url", STUDENT_URL)
