@@ -43,7 +43,9 @@ def secret_lines(assignment: str) -> set[str]:
     source = nbformat.read(course.SOLUTIONS / assignment / name, as_version=4)
     released = nbformat.read(course.NOTEBOOKS / assignment / name, as_version=4)
     secrets = {line for line in _lines(source, hidden=True) if len(line) >= 10}
-    return secrets - _lines(released, hidden=False)
+    shown = _lines(released, hidden=False)
+    # a hidden line that is part of a visible one (its first half, say) is no secret
+    return {s for s in secrets - shown if not any(s in line for line in shown)}
 
 
 def page_text(path: pathlib.Path) -> str:
@@ -114,6 +116,7 @@ def test_each_lost_point_shows_its_exercise_points_and_reason(demo_course):
         r
         for r in _csv(demo_course / "cell_report.csv")
         if r["student_id"] == partial and r["kind"] == "lost"
+        and r["assignment"] in ("01_masks", "02_encoder")
     ]
     assert len(lost) == 8
     for r in lost:
@@ -135,8 +138,10 @@ def test_the_report_page_states_the_total(demo_course):
         student = who(demo_course, prefix)
         mine = [g for g in grades if g["student_id"] == student]
         score = sum(float(g["score"]) for g in mine)
+        top = sum(float(g["max_score"]) for g in mine)
+        assert top == 115, "the seven notebooks' points"
         text = page_text(demo_course / "feedback" / student / "report.html")
-        assert f"Total over all assignments: {score:g} of 30 points" in text, prefix
+        assert f"Total over all assignments: {score:g} of {top:g} points" in text, prefix
 
 
 @slow
@@ -144,7 +149,7 @@ def test_student_code_visible_tests_and_the_report_stay_on_the_pages(demo_course
     partial = who(demo_course, "partial")
     text = page_text(demo_course / "feedback" / partial / "01_masks" / "01_masks.html")
     assert "return tf.cast((trimap == 1) | (trimap == 3), tf.uint8)" in text  # their answer
-    assert 'checks.expect_array(_fg, [[1, 0, 1], [0, 0, 1]], "foreground_mask' in text
+    assert '_fg = foreground_mask(np.array([[1, 2, 3], [2, 2, 1]], dtype=np.uint8))' in text
     assert feedback.PLACEHOLDER in text
     assert "Grading report for" in text and "Exercise 4, class_balance" in text
     assert "Total over all assignments" not in text  # the page is about one assignment
