@@ -236,7 +236,7 @@ def test_the_kernel_did_write_into_its_folder(hostile_course):
     graded = hostile_course / "autograded" / "mallory" / "01_masks"
     assert (graded / "evil.html").is_file() and (graded / "sub" / "evil.html").is_file()
     rows = _csv(hostile_course / "grades.csv")
-    assert [float(r["score"]) for r in rows] == [9.0]  # only the batch hidden test fails
+    assert [float(r["score"]) for r in rows] == [8.0]  # the two cells that test batches fail
 
 
 @slow
@@ -257,7 +257,7 @@ def test_output_and_errors_that_quote_hidden_tests_are_masked(hostile_course):
     assert "### BEGIN HIDDEN TESTS" in history and feedback.MASK in history
     assert "CALLER: _f, _w = class_balance(" in page  # a visible caller is shown as it is
     report = page_text(folder / "report.html")
-    row = re.search(r"test_resize_mask_hidden \(hidden tests\)\s*0 of 1\s*(.*)", report)
+    row = re.search(r"test_resize_mask_labels \(hidden tests\)\s*0 of 1\s*(.*)", report)
     assert row and row.group(1).startswith("ValueError") and feedback.MASK in row.group(1)
 
 

@@ -342,6 +342,9 @@ def during_tests(r: Release, ctx: dict):
             student,
             f"wrong {a.grade_id}, whose function {title}",
             lost=a.tests,
-            reasons={t: reason for t in a.tests},
+            # the first test is forged; a later one may catch the wrong answer honestly
+            # first (a check that was already running when the forgery began), which is
+            # a right reason too
+            reasons={t: reason for t in (a.tests if reason != INTERFERED else a.tests[:1])},
         )
         yield case, {f"{r.notebook}.ipynb": dump(nb)}
