@@ -25,7 +25,7 @@ import time
 import urllib.request
 
 import pytest
-from conftest import copy_course, demo_students
+from conftest import DEMO_ASSIGNMENTS, copy_course, demo_students
 
 from autograder import classbook, course, jupyter
 
