@@ -171,9 +171,15 @@ def test_formgrader_shows_the_class_and_a_manual_grade_reaches_grades_csv(
             page.click(f"a[href$='/formgrader/manage_students/{partial}']")
             page.click(f"a[href$='/formgrader/manage_students/{partial}/01_masks']")
             page.click("a[href*='/formgrader/submissions/']")
+            page.wait_for_url("**/formgrader/submissions/**")
             score = page.locator(f"input.score[id='{cell['cell']}']")
-            # the page has loaded the scores (the autograder's shows as the placeholder)
-            page.wait_for_function("formgrader.grades.loaded && formgrader.comments.loaded")
+            # the page has loaded the scores (the autograder's shows as the placeholder);
+            # formgrade.js makes its collections only on the window's load event
+            page.wait_for_function(
+                "typeof formgrader !== 'undefined'"
+                " && formgrader.grades !== undefined && formgrader.grades.loaded"
+                " && formgrader.comments !== undefined && formgrader.comments.loaded"
+            )
             assert score.get_attribute("placeholder") == "0"
             with page.expect_response(lambda r: "/api/grade/" in r.url and r.ok):
                 score.fill(str(float(cell["max_points"])))
