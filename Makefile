@@ -16,7 +16,6 @@ RUN := PATH="$(abspath $(BIN)):$$PATH"
 $(STAMP): pyproject.toml
 	@command -v bwrap >/dev/null || $(MAKE) --no-print-directory sandbox-tools
 	@command -v chromium >/dev/null || $(MAKE) --no-print-directory browser-tools
-	@command -v chromium >/dev/null || $(MAKE) --no-print-directory browser-tools
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
